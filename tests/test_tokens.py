@@ -1,0 +1,133 @@
+"""Tokenization you can see: the mask shown is the mask trained, on the real SmolLM2 tokenizer."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from workbench.data.tokens import encode_preference, encode_row, length_stats, token_view
+from workbench.models import load_tokenizer
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+CONVERSATION = {"messages": [
+    {"role": "system", "content": "You are Captain Brief."},
+    {"role": "user", "content": "Capital of France?"},
+    {"role": "assistant", "content": "Arr, Paris."},
+    {"role": "user", "content": "And of Spain?"},
+    {"role": "assistant", "content": "Madrid, matey."},
+]}
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    return load_tokenizer("tiny")
+
+
+def trained_text(tokenizer, encoded):
+    """The trained tokens, decoded run by run (a run is a maximal stretch of trained tokens)."""
+    runs, current = [], []
+    for token_id, trained in zip(encoded["input_ids"], encoded["assistant_masks"]):
+        if trained:
+            current.append(token_id)
+        elif current:
+            runs.append(tokenizer.decode(current))
+            current = []
+    if current:
+        runs.append(tokenizer.decode(current))
+    return runs
+
+
+def test_only_assistant_turns_are_trained_in_a_multi_turn_conversation(tokenizer):
+    encoded = encode_row(tokenizer, CONVERSATION)
+    assert trained_text(tokenizer, encoded) == ["Arr, Paris.<|im_end|>", "Madrid, matey.<|im_end|>"]
+    # everything else - system, user turns, role headers, the newline after each turn - is masked
+    untrained = tokenizer.decode([t for t, m in zip(encoded["input_ids"], encoded["assistant_masks"]) if not m])
+    assert "You are Captain Brief." in untrained and "Capital of France?" in untrained
+    assert "Paris" not in untrained and "Madrid" not in untrained
+
+
+def test_mask_matches_what_the_trainer_trains_on(tokenizer):
+    """The SFT stage feeds encode_row's output to TRL; TRL's labels must equal our mask."""
+    from trl import SFTConfig, SFTTrainer
+
+    from workbench.models import load_causal_lm
+    from workbench.train.sft import encode_rows
+
+    dataset = encode_rows(tokenizer, [CONVERSATION], assistant_only=True)
+    trainer = SFTTrainer(model=load_causal_lm("tiny"), processing_class=tokenizer, train_dataset=dataset,
+                         args=SFTConfig(output_dir="/tmp/unused", use_cpu=True, bf16=False, packing=False,
+                                        report_to="none", max_length=512, dataset_num_proc=None))
+    labels = trainer.train_dataset[0]["labels"]
+    expected = encode_row(tokenizer, CONVERSATION)
+    assert [label != -100 for label in labels] == [bool(m) for m in expected["assistant_masks"]]
+
+
+def test_all_tokens_switch_and_plain_text(tokenizer):
+    everything = encode_row(tokenizer, CONVERSATION, assistant_only=False)
+    assert all(everything["assistant_masks"])
+    text = encode_row(tokenizer, {"text": "Once upon a time"})
+    assert all(text["assistant_masks"]) and text["input_ids"][-1] == tokenizer.eos_token_id
+
+
+def test_token_view_marks_truncation(tokenizer):
+    full = token_view(tokenizer, CONVERSATION)
+    assert full["cut_at"] is None and full["n_trained"] == sum(t["trained"] for t in full["tokens"])
+    cut = token_view(tokenizer, CONVERSATION, max_length=30)
+    assert cut["cut_at"] == 30
+    assert [t["truncated"] for t in cut["tokens"]] == [i >= 30 for i in range(cut["n_tokens"])]
+    assert cut["n_trained"] < full["n_trained"]
+    assert "<|im_start|>assistant" in cut["text"]
+
+
+def test_prompt_only_rows_end_with_generation_prompt_and_train_nothing(tokenizer):
+    view = token_view(tokenizer, {"prompt": [{"role": "user", "content": "Hi"}]})
+    assert view["text"].endswith("<|im_start|>assistant\n") and view["n_trained"] == 0
+
+
+def test_preference_split_at_the_answer(tokenizer):
+    row = {"prompt": [{"role": "user", "content": "Hi"}], "chosen": "Ahoy!", "rejected": "Hello there."}
+    pair = encode_preference(tokenizer, row)
+    assert tokenizer.decode(pair["prompt_ids"]).endswith("<|im_start|>assistant\n")
+    assert tokenizer.decode(pair["chosen_ids"]) == "Ahoy!<|im_end|>"
+    assert tokenizer.decode(pair["rejected_ids"]) == "Hello there.<|im_end|>"
+
+
+def test_length_stats(tokenizer):
+    rows = [CONVERSATION, {"messages": CONVERSATION["messages"][:3]}]
+    stats = length_stats(tokenizer, rows, max_length=40)
+    lengths = sorted(len(encode_row(tokenizer, r)["input_ids"]) for r in rows)
+    assert (stats["min"], stats["max"]) == (lengths[0], lengths[1])
+    assert stats["truncated_rows"] == sum(n > 40 for n in lengths)
+
+
+def test_cli_tokens_json(tmp_path):
+    data = tmp_path / "chat.jsonl"
+    data.write_text(json.dumps(CONVERSATION) + "\n")
+    result = subprocess.run([sys.executable, "-m", "workbench", "data", "tokens", str(data), "--row", "1",
+                             "--model", "tiny", "--max-length", "30", "--json"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    view = json.loads(result.stdout)
+    assert view["cut_at"] == 30 and view["file_stats"]["truncated_rows"] == 1
+    trained = "".join(t["text"] for t in view["tokens"] if t["trained"])
+    assert trained == "Arr, Paris.<|im_end|>Madrid, matey.<|im_end|>"
+
+
+def test_cli_tokens_text_marks_trained_tokens(tmp_path):
+    data = tmp_path / "chat.jsonl"
+    data.write_text(json.dumps(CONVERSATION) + "\n")
+    result = subprocess.run([sys.executable, "-m", "workbench", "data", "tokens", str(data), "--model", "tiny"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "[Arr][,][ Paris][.][<|im_end|>]" in result.stdout
+    assert "rows longer than max_length 1024" in result.stdout
+
+
+def test_cli_tokens_row_out_of_range(tmp_path):
+    data = tmp_path / "chat.jsonl"
+    data.write_text(json.dumps(CONVERSATION) + "\n")
+    result = subprocess.run([sys.executable, "-m", "workbench", "data", "tokens", str(data), "--row", "5",
+                             "--model", "tiny"], capture_output=True, text=True)
+    assert result.returncode == 2 and "has 1 valid rows" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,381 @@
+"""The `workbench` command line: a thin front end over the engine's public functions.
+
+Every command prints something readable by default and JSON with `--json`. Errors the user can
+act on (`WorkbenchError`) print as one line on stderr with exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from workbench.errors import WorkbenchError
+
+# Exit statuses: 0 done, 2 the input or request cannot be used (the message says why).
+EXIT_OK, EXIT_UNUSABLE = 0, 2
+
+
+def _print_json(value) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+# ---------------------------------------------------------------- models
+
+def cmd_models_prepare(args) -> int:
+    from workbench.models import build_tiny_model, prepare_default_model
+    path = build_tiny_model() if args.name == "tiny" else prepare_default_model(force=args.force)
+    if args.json:
+        _print_json({"model": args.name, "path": str(path)})
+    else:
+        print(f"{args.name} is ready at {path}")
+    return EXIT_OK
+
+
+def cmd_models_list(args) -> int:
+    from workbench.models import detect_hardware, list_models
+    models = list_models()
+    hardware = detect_hardware()
+    if args.json:
+        _print_json({"models": [m.__dict__ for m in models], "hardware": hardware.__dict__})
+        return EXIT_OK
+    for m in models:
+        state = "ready" if m.prepared else "not prepared"
+        print(f"{m.name:<22} {m.kind:<8} {state:<13} {m.params or '':>8}  {m.description}")
+    print(f"\nhardware: {hardware.device}, {hardware.dtype}, default method {hardware.default_method}"
+          f"\n  {hardware.reason}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- data
+
+def cmd_data_inspect(args) -> int:
+    from workbench.data import inspect_file
+    report = inspect_file(args.file, task=args.task, max_chars=args.max_chars)
+    if args.json:
+        _print_json(report.to_json(sample=args.sample))
+    else:
+        summary = report.to_json(sample=args.sample)
+        print(f"file:    {report.path}")
+        print(f"format:  {report.format or 'not recognised'}")
+        print(f"task:    {report.task or '-'}")
+        print(f"rows:    {report.rows} ({report.valid_rows} valid, {len(report.errors)} with problems)")
+        for error in report.errors[: args.show_errors]:
+            field = f" field '{error.field}'" if error.field else ""
+            print(f"  line {error.line}{field}: {error.message}")
+        if len(report.errors) > args.show_errors:
+            print(f"  ... {len(report.errors) - args.show_errors} more (use --json for all)")
+        if summary.get("sample"):
+            print("first row, canonical form:")
+            print("  " + json.dumps(summary["sample"][0], ensure_ascii=False)[:600])
+        if not report.usable() and summary.get("hint"):
+            print(f"hint: {summary['hint']}")
+    return EXIT_OK if report.usable() else EXIT_UNUSABLE
+
+
+def _highlight(view: dict, color: bool) -> str:
+    """The rendered text with trained tokens marked: green in a terminal, [brackets] elsewhere."""
+    parts = []
+    for token in view["tokens"]:
+        text = token["text"]
+        if view["cut_at"] is not None and token["index"] == view["cut_at"]:
+            parts.append("\x1b[41m✂ max_length\x1b[0m" if color else "✂[max_length]✂")
+        if token["trained"]:
+            text = f"\x1b[42;30m{text}\x1b[0m" if color else f"[{text}]"
+        elif token["truncated"] and color:
+            text = f"\x1b[2m{text}\x1b[0m"
+        parts.append(text)
+    return "".join(parts)
+
+
+def cmd_data_tokens(args) -> int:
+    from workbench.data import load_rows
+    from workbench.data.tokens import length_stats, token_view
+    from workbench.models import load_tokenizer
+    rows = load_rows(args.file, max_chars=args.max_chars)
+    if not 1 <= args.row <= len(rows):
+        raise WorkbenchError(f"--row {args.row} is out of range: {args.file} has {len(rows)} valid rows",
+                             hint="Rows are numbered from 1, in the order of the valid rows.")
+    tokenizer = load_tokenizer(args.model)
+    row = rows[args.row - 1]
+    view = token_view(tokenizer, row, max_length=args.max_length,
+                      assistant_only=not args.all_tokens)
+    stats = length_stats(tokenizer, rows, max_length=args.max_length)
+    stats.pop("lengths", None)
+    if args.json:
+        _print_json({"file": str(args.file), "row": args.row, "source_line": row.get("_line"),
+                     "model": args.model, **view, "file_stats": stats})
+        return EXIT_OK
+    print(f"row {args.row} (line {row.get('_line')}) through {args.model}'s chat template;"
+          f" trained tokens {'highlighted' if sys.stdout.isatty() else 'in [brackets]'}:\n")
+    print(_highlight(view, sys.stdout.isatty()))
+    print(f"\n{view['n_tokens']} tokens, {view['n_trained']} trained"
+          + (f"; max_length {args.max_length} cuts at token {view['cut_at']}" if view["cut_at"] is not None else ""))
+    if args.show_ids:
+        for token in view["tokens"]:
+            flag = "T" if token["trained"] else "-"
+            cut = " (cut)" if token["truncated"] else ""
+            print(f"{token['index']:>5} {token['id']:>6} {flag} {token['text']!r}{cut}")
+    print(f"\nwhole file: {stats['rows']} rows, tokens min {stats['min']}, median {stats['median']}, "
+          f"p95 {stats['p95']}, max {stats['max']}; {stats['truncated_rows']} rows longer than "
+          f"max_length {args.max_length}")
+    return EXIT_OK
+
+
+
+# ---------------------------------------------------------------- train and runs
+
+def _add_config_options(parser: argparse.ArgumentParser, cls) -> None:
+    """One option per config field, documented from the field: the config is the CLI."""
+    from dataclasses import fields
+
+    from workbench.train.config import METHODS
+    default = cls()
+    for f in fields(cls):
+        if f.name == "stage":
+            continue
+        flags = ["--" + f.name.replace("_", "-")]
+        if f.name == "from_run":
+            flags.append("--from")
+        value = getattr(default, f.name)
+        help_text = f.metadata.get("help", "")
+        help_text += f" (default: {value})" if value not in (None, "") else ""
+        if isinstance(value, bool):
+            parser.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction,
+                                default=argparse.SUPPRESS, help=help_text)
+            continue
+        kind = str(f.type)
+        convert = int if kind.startswith("int") else float if kind.startswith("float") else str
+        choices = METHODS if f.name == "method" else None
+        parser.add_argument(*flags, dest=f.name, type=convert, default=argparse.SUPPRESS, choices=choices,
+                            metavar=None if choices else f.name.upper(), help=help_text)
+
+
+def _progress_printer():
+    """A one-line progress bar for a run, fed with status dicts."""
+    state = {"last": None}
+
+    def show(status: dict) -> None:
+        step, total = status.get("step") or 0, status.get("max_steps") or 0
+        width = 30
+        filled = int(width * step / total) if total else 0
+        eta = status.get("eta_s")
+        line = (f"\r[{'#' * filled}{'.' * (width - filled)}] {step}/{total or '?'} "
+                f"{status.get('state', '')}" + (f"  ETA {eta:.0f}s" if eta else ""))
+        if line != state["last"]:
+            sys.stderr.write(line.ljust(70))
+            sys.stderr.flush()
+            state["last"] = line
+    return show
+
+
+def cmd_train(args) -> int:
+    from workbench.train import jobs
+    from workbench.train.config import config_class
+    cls = config_class(args.stage)
+    settings = {k: v for k, v in vars(args).items() if k in {f for f in cls().to_dict()}}
+    settings.pop("stage", None)
+    base = cls.load(args.config).to_dict() if args.config else {}
+    config = cls.from_dict({**base, **settings, "stage": args.stage}, source="command line")
+    if args.print_command:
+        jobs.prepare_config(config)
+        print(config.to_command())
+        return EXIT_OK
+    run = jobs.start(config, allow_parallel=args.allow_parallel)
+    print(f"run {run.name} started: {run.path}", file=sys.stderr)
+    print(f"  same as: {jobs.load_config(run).to_command()}", file=sys.stderr)
+    if args.detach:
+        if args.json:
+            _print_json(run.summary())
+        return EXIT_OK
+    return _follow(run, args.json)
+
+
+def _follow(run, as_json: bool) -> int:
+    """Show progress until the run ends; Ctrl-C asks for a stop (it checkpoints first)."""
+    from workbench.train import jobs
+    show = _progress_printer()
+    try:
+        jobs.wait_for(run, on_progress=show)
+    except KeyboardInterrupt:
+        sys.stderr.write("\nstopping after the current step (a checkpoint is saved)...\n")
+        run.stop_path.touch()
+        jobs.wait_for(run, on_progress=show)
+    sys.stderr.write("\n")
+    summary = run.summary()
+    if as_json:
+        _print_json(summary)
+    else:
+        _print_run(summary)
+    return EXIT_OK if summary["state"] in ("completed", "stopped") else EXIT_UNUSABLE
+
+
+def _print_run(summary: dict) -> None:
+    print(f"run {summary['name']}: {summary['state']} at step {summary['step']}/{summary['max_steps']}")
+    if summary.get("error"):
+        print(f"  error: {summary['error']}")
+    for key, value in sorted((summary.get("final") or {}).items()):
+        print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
+
+
+def cmd_runs_list(args) -> int:
+    from workbench.train.runfolder import list_runs
+    summaries = [run.summary() for run in list_runs()]
+    if args.json:
+        _print_json(summaries)
+        return EXIT_OK
+    if not summaries:
+        print("no runs yet: start one with `workbench train sft --data FILE`")
+    for s in summaries:
+        loss = s["last_metrics"].get("loss")
+        print(f"{s['name']:<32} {s['stage'] or '?':<7} {s['state']:<10} {s['step']:>5}/{s['max_steps'] or '?':<5} "
+              f"{s['model'] or '':<16}" + (f" loss {loss:.4f}" if isinstance(loss, float) else ""))
+    return EXIT_OK
+
+
+def cmd_runs_show(args) -> int:
+    from workbench.train.runfolder import get_run
+    run = get_run(args.run)
+    summary = run.summary()
+    if args.json:
+        summary["config"] = run.config()
+        summary["metrics"] = run.metrics()[-args.metrics:] if args.metrics else []
+        summary["path"] = str(run.path)
+        summary["checkpoints"] = [str(p) for p in run.checkpoints()]
+        _print_json(summary)
+        return EXIT_OK
+    _print_run(summary)
+    print(f"  folder: {run.path}")
+    print(f"  checkpoints: {', '.join(p.name for p in run.checkpoints()) or 'none'}")
+    for key, value in sorted(summary["last_metrics"].items()):
+        print(f"  last {key}: {value:.4g}" if isinstance(value, float) else f"  last {key}: {value}")
+    return EXIT_OK
+
+
+def cmd_runs_stop(args) -> int:
+    from workbench.train import jobs
+    from workbench.train.runfolder import get_run
+    jobs.stop(args.run)
+    print(f"stop requested: {args.run} saves a checkpoint after its current step")
+    if args.wait:
+        jobs.wait_for(get_run(args.run))
+        _print_run(get_run(args.run).summary())
+    return EXIT_OK
+
+
+def cmd_runs_resume(args) -> int:
+    from workbench.train import jobs
+    run = jobs.resume(args.run, allow_parallel=args.allow_parallel)
+    print(f"run {run.name} resumed from {run.last_checkpoint() or 'the start'}", file=sys.stderr)
+    if args.detach:
+        return EXIT_OK
+    return _follow(run, args.json)
+
+
+def cmd_runs_delete(args) -> int:
+    from workbench.train.runfolder import delete_run
+    if not args.yes:
+        raise WorkbenchError(f"deleting run '{args.run}' removes its checkpoints and metrics for good",
+                             hint="Add --yes to confirm.")
+    delete_run(args.run)
+    print(f"deleted run {args.run}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="workbench",
+        description="SFT <-> RLHF workbench: inspect data and tokens, train SFT / reward / DPO / PPO, "
+                    "compare models side by side.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    models = commands.add_parser("models", help="prepare and list models")
+    models_sub = models.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = models_sub.add_parser("prepare", help="convert the default model once into a cached safetensors folder")
+    p.add_argument("name", nargs="?", default="smollm2-135m", choices=["smollm2-135m", "tiny"])
+    p.add_argument("--force", action="store_true", help="convert again even if the cache is ready")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models_prepare)
+    p = models_sub.add_parser("list", help="models available here, and the hardware's defaults")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_models_list)
+
+    data = commands.add_parser("data", help="inspect data files and their tokenization")
+    data_sub = data.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = data_sub.add_parser("inspect", help="detect the format, validate every row, show the canonical form")
+    p.add_argument("file")
+    p.add_argument("--task", choices=["sft", "preference", "unpaired", "prompts"],
+                   help="the task you expect (reported if it differs)")
+    p.add_argument("--max-chars", type=int, default=20000, help="longest row accepted, in characters")
+    p.add_argument("--sample", type=int, default=3, help="canonical rows to show")
+    p.add_argument("--show-errors", type=int, default=20, help="problem lines to print")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_data_inspect)
+    p = data_sub.add_parser("tokens", help="show a row's tokens and which are trained on")
+    p.add_argument("file")
+    p.add_argument("--row", type=int, default=1, help="which valid row, from 1")
+    p.add_argument("--model", default="smollm2-135m", help="model whose tokenizer and chat template to use")
+    p.add_argument("--max-length", type=int, default=1024, help="where the trainer truncates")
+    p.add_argument("--all-tokens", action="store_true", help="train on the whole sequence, not only assistant turns")
+    p.add_argument("--show-ids", action="store_true", help="also list every token with its id")
+    p.add_argument("--max-chars", type=int, default=20000)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_data_tokens)
+
+    train = commands.add_parser("train", help="train a stage (sft, reward, dpo) as a job in its own process")
+    train_sub = train.add_subparsers(dest="stage", metavar="STAGE", required=True)
+    from workbench.train.config import STAGE_CONFIGS
+    for stage, cls in STAGE_CONFIGS.items():
+        p = train_sub.add_parser(stage, help=(cls.__doc__ or "").strip().splitlines()[0],
+                                 description=(cls.__doc__ or "").strip())
+        _add_config_options(p, cls)
+        p.add_argument("--config", help="a saved config.yaml to start from; options given here override it")
+        p.add_argument("--print-command", action="store_true", help="print the command these settings equal, and exit")
+        p.add_argument("--detach", action="store_true", help="start the job and return at once")
+        p.add_argument("--allow-parallel", action="store_true", help="start even if another job is training")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=cmd_train)
+
+    runs = commands.add_parser("runs", help="list, show, stop, resume and delete training runs")
+    runs_sub = runs.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = runs_sub.add_parser("list", help="all runs, newest first")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_runs_list)
+    p = runs_sub.add_parser("show", help="one run's state, config, checkpoints and latest metrics")
+    p.add_argument("run")
+    p.add_argument("--metrics", type=int, default=20, help="with --json: how many last metric rows")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_runs_show)
+    p = runs_sub.add_parser("stop", help="stop after the current step, keeping a checkpoint")
+    p.add_argument("run")
+    p.add_argument("--wait", action="store_true", help="wait until it has stopped")
+    p.set_defaults(func=cmd_runs_stop)
+    p = runs_sub.add_parser("resume", help="continue a stopped or failed run from its last checkpoint")
+    p.add_argument("run")
+    p.add_argument("--detach", action="store_true")
+    p.add_argument("--allow-parallel", action="store_true")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_runs_resume)
+    p = runs_sub.add_parser("delete", help="delete a run folder (asks for --yes)")
+    p.add_argument("run")
+    p.add_argument("--yes", action="store_true")
+    p.set_defaults(func=cmd_runs_delete)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except WorkbenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,125 @@
+"""Pick device, precision and training method from the machine, and say why.
+
+The defaults of the usual recipes (bf16, QLoRA, gradient checkpointing) are right for a GPU and
+badly wrong for a laptop CPU: on a CPU without native bf16 a bf16 matrix product is about 200x
+slower than fp32, and 4-bit QLoRA about 16x slower than fp32 LoRA (see FINDINGS.md). So the
+choice is made here, once, and the reason is a sentence the front ends show.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# CPU flags (Linux /proc/cpuinfo) that mean bf16 matrix work runs in hardware.
+# x86: AVX-512 BF16 or AMX; Arm: the "bf16" feature (Neoverse V1/N2, Graviton 3, ...).
+_BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")
+
+
+@dataclass
+class Hardware:
+    """What to train on and how.
+
+    device: "cuda" | "mps" | "cpu".
+    dtype: "float32" | "bfloat16" | "float16", the dtype weights load in and compute runs in.
+    default_method: "qlora" on CUDA, "lora" elsewhere.
+    gradient_checkpointing: trade compute for memory; only worth it where memory is the limit (GPU).
+    bf16_native: the device runs bf16 matrix work in hardware.
+    reason: one or two sentences for the UI.
+    """
+
+    device: str
+    dtype: str
+    default_method: str
+    gradient_checkpointing: bool
+    bf16_native: bool
+    reason: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def detect_hardware() -> Hardware:
+    """Inspect this machine: CUDA first, then Apple MPS, then the CPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        return _cuda_hardware(torch)
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return _mps_hardware()
+    return _cpu_hardware(torch)
+
+
+def _cuda_hardware(torch) -> Hardware:
+    name = torch.cuda.get_device_name(0)
+    bf16 = bool(torch.cuda.is_bf16_supported())
+    dtype = "bfloat16" if bf16 else "float16"
+    precision = "bf16" if bf16 else "fp16 (this GPU has no bf16)"
+    return Hardware(
+        device="cuda",
+        dtype=dtype,
+        default_method="qlora",
+        gradient_checkpointing=True,
+        bf16_native=bf16,
+        reason=(f"CUDA GPU ({name}): training in {precision} with QLoRA (4-bit base weights) "
+                "and gradient checkpointing, so memory is the only limit that matters."),
+    )
+
+
+def _mps_hardware() -> Hardware:
+    # fp16 without a loss scaler is fragile and bitsandbytes has no MPS kernels: fp32 LoRA is the
+    # combination that trains reliably on Apple GPUs; unified memory makes checkpointing moot.
+    return Hardware(
+        device="mps",
+        dtype="float32",
+        default_method="lora",
+        gradient_checkpointing=False,
+        bf16_native=False,
+        reason=("Apple GPU (MPS): training in fp32 with LoRA; bf16/fp16 without loss scaling is "
+                "unreliable there, and 4-bit QLoRA (bitsandbytes) has no MPS kernels."),
+    )
+
+
+def _cpu_hardware(torch) -> Hardware:
+    bf16 = cpu_has_native_bf16()
+    capability = _cpu_capability(torch)
+    if bf16:
+        reason = (f"CPU with native bf16 ({capability}): training in bf16 with LoRA; QLoRA (4-bit) "
+                  "would cut memory ~3x but is much slower on a CPU.")
+    else:
+        reason = (f"CPU without native bf16 ({capability}; bf16 matmul is ~200x slower here): "
+                  "training in fp32 with LoRA; QLoRA (4-bit) would cut memory ~3x but is ~16x "
+                  "slower on CPU.")
+    return Hardware(
+        device="cpu",
+        dtype="bfloat16" if bf16 else "float32",
+        default_method="lora",
+        # On a CPU the step time is the limit, not memory; recomputing activations costs ~30%.
+        gradient_checkpointing=False,
+        bf16_native=bf16,
+        reason=reason,
+    )
+
+
+def _cpu_capability(torch) -> str:
+    """torch's SIMD level ("AVX2", "AVX512", ...); it does not say whether bf16 is native."""
+    try:
+        return str(torch.backends.cpu.get_cpu_capability())
+    except Exception:  # older torch
+        return "unknown SIMD"
+
+
+def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """True when the CPU flags list a bf16 matrix instruction set. False where unknown (macOS,
+    Windows): fp32 is never the slow choice, bf16 without hardware support is."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return False
+    flags: set[str] = set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() in ("flags", "features"):
+            flags.update(value.split())
+    return any(flag in flags for flag in _BF16_CPU_FLAGS)

