@@ -1,0 +1,165 @@
+"""The training engine end to end on the tiny model: run folders, live metrics, stop / resume,
+kill -9, one job at a time, and bad configs giving one clear line."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from workbench.errors import ConfigError, DataError, RunError
+from workbench.train import jobs, train
+from workbench.train.runfolder import get_run
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SFT = os.path.join(ROOT, "sample_data", "sft.jsonl")
+PREFERENCE = os.path.join(ROOT, "sample_data", "preference.jsonl")
+QUICK = dict(model="tiny", max_length=128, batch_size=2, save_steps=4, eval_steps=4, max_rows=40)
+
+
+def wait_until(predicate, timeout=120, poll=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(poll)
+    raise AssertionError("condition not reached in time")
+
+
+def test_sft_run_folder_and_metrics(fresh_home):
+    run = train("sft", data=SFT, name="sft-a", max_steps=8, wait=True, **QUICK)
+    status = run.status()
+    assert status["state"] == "completed", status.get("error")
+    assert status["step"] == 8 and status["max_steps"] == 8
+    for key in ("started_at", "updated_at", "eta_s"):
+        assert key in status
+    assert (run.path / "config.yaml").exists() and (run.path / "train.log").exists()
+    assert (run.adapter_dir / "adapter_model.safetensors").exists()
+    assert [p.name for p in run.checkpoints()] == ["checkpoint-4", "checkpoint-8"]
+    rows = run.metrics()
+    train_rows = [r for r in rows if "loss" in r]
+    eval_rows = [r for r in rows if "eval_loss" in r]
+    assert len(train_rows) >= 8
+    for key in ("loss", "mean_token_accuracy", "learning_rate", "step", "epoch"):
+        assert key in train_rows[-1]
+    assert any("tokens_per_s" in r for r in train_rows)
+    assert len(eval_rows) >= 2 and "eval_loss" in status["final"]
+    # the saved config repeats the run, and equals a printable command
+    config = jobs.load_config(run)
+    assert config.max_steps == 8 and config.method == "lora"
+    assert config.to_command().startswith("workbench train sft ")
+
+
+def test_reward_and_dpo_stages(fresh_home):
+    reward = train("reward", data=PREFERENCE, name="rm", max_steps=4, wait=True, **QUICK)
+    status = reward.status()
+    assert status["state"] == "completed", status.get("error")
+    assert "eval_accuracy" in status["final"]
+    keys = set().union(*reward.metrics())
+    assert {"loss", "accuracy", "margin", "eval_accuracy"} <= keys
+
+    sft = train("sft", data=SFT, name="sft-b", max_steps=2, wait=True, **QUICK)
+    dpo = train("dpo", data=PREFERENCE, from_run=sft.name, name="dpo-b", max_steps=4, wait=True,
+                **{**QUICK, "model": "smollm2-135m"})  # the base comes from the SFT run, not this
+    status = dpo.status()
+    assert status["state"] == "completed", status.get("error")
+    assert dpo.config()["model"] == "tiny"
+    keys = set().union(*dpo.metrics())
+    assert {"loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
+            "eval_rewards/margins"} <= keys
+
+
+def test_stop_then_resume_continues(fresh_home):
+    run = train("sft", data=SFT, name="long", max_steps=60, **{**QUICK, "save_steps": 1000})
+    wait_until(lambda: run.status().get("step", 0) >= 3)
+    jobs.stop(run.name)
+    jobs.wait_for(run)
+    status = run.status()
+    assert status["state"] == "stopped"
+    stopped_at = status["step"]
+    assert stopped_at < 60
+    assert run.last_checkpoint().name == f"checkpoint-{stopped_at}"
+    before = [r for r in run.metrics() if "loss" in r]
+
+    jobs.resume(run.name, wait=True)
+    status = run.status()
+    assert status["state"] == "completed", status.get("error")
+    assert status["step"] == 60
+    after = [r for r in run.metrics() if "loss" in r and r["step"] > stopped_at]
+    assert after[0]["step"] == stopped_at + 1
+    # the loss continues from where it was rather than starting over from an untrained model
+    first_loss = before[0]["loss"]
+    assert after[0]["loss"] < first_loss
+
+
+def test_kill_9_marks_failed_and_keeps_work(fresh_home):
+    run = train("sft", data=SFT, name="victim", max_steps=400, **{**QUICK, "save_steps": 2})
+    wait_until(lambda: len(run.checkpoints()) >= 1 and run.status().get("step", 0) >= 3)
+    os.kill(run.raw_status()["pid"], signal.SIGKILL)
+    status = wait_until(lambda: run.status() if run.status()["state"] != "running" else None)
+    assert status["state"] == "failed"
+    assert "killed" in status["error"]
+    assert run.checkpoints() and run.metrics()
+
+
+def test_one_job_at_a_time(fresh_home):
+    first = train("sft", data=SFT, name="first", max_steps=400, **QUICK)
+    try:
+        with pytest.raises(RunError, match="one job trains at a time"):
+            train("sft", data=SFT, name="second", max_steps=2, **QUICK)
+    finally:
+        jobs.stop(first.name)
+        jobs.wait_for(first)
+    assert not (fresh_home / "runs" / "second").exists()
+
+
+def test_bad_configs_raise_clear_errors(fresh_home, tmp_path):
+    with pytest.raises(ConfigError, match="unknown key 'lerning_rate'.*Did you mean 'learning_rate'"):
+        train("sft", data=SFT, lerning_rate=0.1)
+    with pytest.raises(ConfigError, match="'max_steps' must be a positive"):
+        train("sft", data=SFT, max_steps=-3)
+    with pytest.raises(DataError, match="preference"):
+        train("sft", data=PREFERENCE, model="tiny", max_steps=2)
+    with pytest.raises(RunError, match="no run named 'nope'"):
+        train("dpo", data=PREFERENCE, from_run="nope", max_steps=2)
+    assert not (fresh_home / "runs").exists() or not any((fresh_home / "runs").iterdir())
+
+
+@pytest.mark.parametrize("argv, phrase", [
+    (["train", "sft", "--data", SFT, "--max-steps", "-1"], "'max_steps' must be a positive"),
+    (["train", "sft", "--data", PREFERENCE], "preference"),
+    (["train", "sft", "--data", "/nonexistent.jsonl"], "does not exist"),
+    (["train", "dpo", "--data", PREFERENCE, "--from", "ghost"], "ghost"),
+    (["runs", "show", "ghost"], "no run named 'ghost'"),
+])
+def test_cli_bad_input_is_one_line(fresh_home, argv, phrase):
+    result = subprocess.run([sys.executable, "-m", "workbench", *argv], capture_output=True, text=True,
+                            env={**os.environ, "WORKBENCH_HOME": str(fresh_home)})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and phrase in lines[0], result.stderr
+
+
+def test_cli_config_file_unknown_key(fresh_home, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text(f"stage: sft\ndata: {SFT}\nbatchsize: 3\n")
+    result = subprocess.run([sys.executable, "-m", "workbench", "train", "sft", "--config", str(config)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "unknown key 'batchsize'" in result.stderr
+    assert "batch_size" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_half_written_metrics_line_is_ignored(fresh_home):
+    run = train("sft", data=SFT, name="crashy", max_steps=2, wait=True, **QUICK)
+    with open(run.metrics_path, "a") as handle:
+        handle.write('{"step": 3, "loss": 1.')
+    rows = run.metrics()
+    assert rows and all(isinstance(r, dict) for r in rows) and rows[-1].get("step") != 3
+    listed = subprocess.run([sys.executable, "-m", "workbench", "runs", "list", "--json"],
+                            capture_output=True, text=True, env={**os.environ, "WORKBENCH_HOME": str(fresh_home)})
+    assert json.loads(listed.stdout)[0]["name"] == "crashy"

@@ -1,0 +1,126 @@
+"""What every stage does the same way: rows and split, LoRA settings, TRL arguments chosen from
+the hardware, and writing the final output without ever leaving half a folder behind."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+from workbench.data import load_rows, split_rows
+from workbench.errors import ConfigError, DataError
+from workbench.train.config import RunConfig
+from workbench.train.runfolder import Run, get_run, now
+
+
+def training_rows(config: RunConfig, task: str) -> tuple[list[dict], list[dict]]:
+    """(train, eval) canonical rows: eval from `eval_data`, or a seeded split of `data`."""
+    rows = load_rows(config.data, task=task)
+    if config.max_rows:
+        rows = rows[: config.max_rows]
+    if config.eval_data:
+        return rows, load_rows(config.eval_data, task=task)
+    train, held_out = split_rows(rows, val_fraction=config.val_fraction, seed=config.seed)
+    if not train:
+        raise DataError(f"{config.data} leaves no training rows after holding out "
+                        f"{config.val_fraction:.0%} for evaluation", path=config.data,
+                        hint="Add rows, lower --val-fraction, or give --eval-data.")
+    return train, held_out
+
+
+def planned_steps(config: RunConfig, n_train: int) -> int:
+    if config.max_steps:
+        return config.max_steps
+    per_epoch = math.ceil(n_train / (config.batch_size * config.grad_accum))
+    return max(1, math.ceil(per_epoch * config.epochs))
+
+
+def lora_config(config: RunConfig, task_type: str = "CAUSAL_LM", modules_to_save=None):
+    from peft import LoraConfig
+    targets = config.lora_targets
+    if targets != "all-linear":
+        targets = [t.strip() for t in targets.split(",") if t.strip()]
+    return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                      target_modules=targets, task_type=task_type, modules_to_save=modules_to_save)
+
+
+def trl_arguments(config: RunConfig, run: Run, hardware, n_train: int, has_eval: bool) -> dict:
+    """Keyword arguments shared by TRL's SFTConfig, RewardConfig and DPOConfig.
+
+    TRL defaults to bf16 and gradient checkpointing; on a CPU without native bf16 that is about
+    200x slower matrix work and a second forward pass per step, so both follow the hardware.
+    """
+    total = planned_steps(config, n_train)
+    eval_steps = config.eval_steps or max(1, total // 10)
+    return dict(
+        output_dir=str(run.checkpoints_dir),
+        max_steps=config.max_steps or -1,
+        num_train_epochs=config.epochs,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.resolved_learning_rate(),
+        logging_steps=config.logging_steps,
+        logging_first_step=True,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=eval_steps,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=config.save_total_limit,
+        seed=config.seed,
+        data_seed=config.seed,
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=hardware.device == "cpu",
+        bf16=hardware.dtype == "bfloat16",
+        fp16=hardware.dtype == "float16",
+        gradient_checkpointing=hardware.gradient_checkpointing,
+        dataloader_num_workers=0,
+        max_length=config.max_length,
+    )
+
+
+def model_source(config: RunConfig) -> tuple[str, Path | None]:
+    """(base model, adapter folder to start from): DPO and PPO start from an SFT run's adapter."""
+    from_run = getattr(config, "from_run", None)
+    if not from_run:
+        return config.model, None
+    run = get_run(from_run)
+    if run.status().get("state") != "completed":
+        raise ConfigError(f"run '{from_run}' has not completed (it is {run.status().get('state')})",
+                          hint="Start from a completed SFT run; `workbench runs list` shows their states.")
+    output = run.output_dir()
+    if output is None:
+        raise ConfigError(f"run '{from_run}' has no adapter or model folder to start from")
+    base = run.config().get("model", config.model)
+    if output.name == "model":  # a full fine-tune: its folder is the new base
+        return str(output), None
+    return base, output
+
+
+def save_output(trainer, run: Run, is_peft: bool) -> Path:
+    """Save the final adapter (PEFT) or model into the run folder, atomically."""
+    target = run.adapter_dir if is_peft else run.model_dir
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    trainer.save_model(str(tmp))
+    if trainer.processing_class is not None:
+        trainer.processing_class.save_pretrained(str(tmp))
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return target
+
+
+def finish(trainer, run: Run, is_peft: bool, final: dict | None = None) -> None:
+    """Record how training ended: stopped on request (checkpoint kept) or completed with its output."""
+    if run.stop_requested():
+        run.stop_path.unlink(missing_ok=True)
+        run.update_status(state="stopped", stopped_at=now(), pid=None,
+                          last_checkpoint=str(run.last_checkpoint() or ""))
+        return
+    final = dict(final or {})
+    if trainer.eval_dataset is not None:
+        final.update({k: v for k, v in trainer.evaluate().items() if isinstance(v, (int, float))})
+    output = save_output(trainer, run, is_peft)
+    run.update_status(state="completed", finished_at=now(), final=final, output=str(output), pid=None,
+                      eta_s=0)

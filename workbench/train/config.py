@@ -1,0 +1,235 @@
+"""One typed config per training stage. A run is fully described by its config.
+
+The config is saved as `config.yaml` in the run folder, reloads with `--config`, and maps to the
+exact CLI command that equals it (`to_command`). Its fields also *are* the CLI's options: the
+parser is generated from them, so the two cannot drift apart.
+
+TRL's own config classes (SFTConfig, RewardConfig, DPOConfig) are filled from these in the stage
+modules; TRL's defaults that fail or crawl on a CPU (bf16, gradient checkpointing) are replaced
+by values chosen from the hardware.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import shlex
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from workbench.errors import ConfigError
+
+METHODS = ("lora", "qlora", "full")
+
+
+def knob(default, help: str):
+    """A config field with its documentation (shown by `--help` and the GUI)."""
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class RunConfig:
+    """Settings every stage shares."""
+
+    stage: str = knob("", "the training stage")
+    name: str | None = knob(None, "run folder name; made from the stage and time when empty")
+    model: str = knob("smollm2-135m", "base model: a name from `workbench models list` or a folder")
+    data: str = knob("", "training file (any format `workbench data inspect` reads)")
+    eval_data: str | None = knob(None, "held-out file; when empty, val_fraction of data is held out")
+    val_fraction: float = knob(0.1, "share of data held out for evaluation when no eval_data is given")
+    method: str | None = knob(None, "lora | qlora | full; empty = what this hardware serves best")
+    max_steps: int | None = knob(None, "optimizer steps; overrides epochs when set")
+    epochs: float = knob(1.0, "passes over the training rows (when max_steps is empty)")
+    learning_rate: float | None = knob(None, "empty = the stage's default")
+    batch_size: int = knob(4, "rows per step and device")
+    grad_accum: int = knob(1, "steps of gradients summed before each optimizer update")
+    max_length: int = knob(512, "tokens; longer rows are truncated (keep the start)")
+    lora_r: int = knob(16, "LoRA rank")
+    lora_alpha: int = knob(32, "LoRA scale numerator (scale = alpha / r)")
+    lora_dropout: float = knob(0.0, "dropout on the LoRA path")
+    lora_targets: str = knob("all-linear", "modules LoRA adapts: all-linear, or names like q_proj,v_proj")
+    seed: int = knob(0, "seed for the split, data order and initialisation")
+    logging_steps: int = knob(1, "write a metrics row every N steps")
+    eval_steps: int | None = knob(None, "empty = about ten evaluations per run")
+    save_steps: int = knob(50, "save a checkpoint every N steps (and always on stop)")
+    save_total_limit: int = knob(3, "checkpoints kept; older ones are removed")
+    max_rows: int | None = knob(None, "use only the first N valid rows of data (quick tries)")
+
+    DEFAULT_LEARNING_RATE = {"lora": 2e-4, "qlora": 2e-4, "full": 2e-5}
+
+    def resolved_learning_rate(self) -> float:
+        return self.learning_rate or self.DEFAULT_LEARNING_RATE[self.method or "lora"]
+
+    # ------------------------------------------------------------ checks
+    def validate(self) -> "RunConfig":
+        """Raise ConfigError naming the field and the allowed values; return self when fine."""
+        def bad(name, message):
+            raise ConfigError(f"{self.stage} config: '{name}' {message}")
+
+        if self.method is not None and self.method not in METHODS:
+            bad("method", f"must be one of {', '.join(METHODS)}, not '{self.method}'")
+        if self.max_steps is not None and self.max_steps <= 0:
+            bad("max_steps", f"must be a positive number of steps, not {self.max_steps}")
+        if self.max_steps is None and self.epochs <= 0:
+            bad("epochs", f"must be positive, not {self.epochs}")
+        for name in ("batch_size", "grad_accum", "max_length", "lora_r", "lora_alpha",
+                     "logging_steps", "save_steps", "save_total_limit"):
+            if getattr(self, name) < 1:
+                bad(name, f"must be at least 1, not {getattr(self, name)}")
+        if self.eval_steps is not None and self.eval_steps < 1:
+            bad("eval_steps", f"must be at least 1, not {self.eval_steps}")
+        if self.learning_rate is not None and not 0 < self.learning_rate < 1:
+            bad("learning_rate", f"must be between 0 and 1, not {self.learning_rate}")
+        if not 0 <= self.val_fraction < 1:
+            bad("val_fraction", f"must be at least 0 and below 1, not {self.val_fraction}")
+        if not 0 <= self.lora_dropout < 1:
+            bad("lora_dropout", f"must be at least 0 and below 1, not {self.lora_dropout}")
+        if self.max_rows is not None and self.max_rows < 1:
+            bad("max_rows", f"must be at least 1, not {self.max_rows}")
+        for name in self.file_fields():
+            value = getattr(self, name)
+            if value and not Path(value).expanduser().exists():
+                bad(name, f"names {value}, which does not exist")
+        if "data" in self.file_fields() and not self.data:
+            bad("data", "is required: the training file (`--data FILE`)")
+        return self
+
+    def file_fields(self) -> tuple[str, ...]:
+        return ("data", "eval_data")
+
+    # ------------------------------------------------------------ (de)serialisation
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, values: dict, source: str = "config") -> "RunConfig":
+        known = {f.name for f in fields(cls)}
+        for key in values:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"Did you mean '{close[0]}'?" if close else f"Known keys: {', '.join(sorted(known))}."
+                raise ConfigError(f"{source}: unknown key '{key}' for the {cls().stage} stage", hint=hint)
+        config = cls(**{k: _coerce(cls, k, v, source) for k, v in values.items()})
+        return config
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RunConfig":
+        import yaml
+        try:
+            values = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path} is not valid YAML: {str(error).splitlines()[0]}") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: expected a mapping of settings, found {type(values).__name__}")
+        stage = values.get("stage", cls().stage)
+        if stage != cls().stage:
+            raise ConfigError(f"{path} is a config for the '{stage}' stage, not '{cls().stage}'",
+                              hint=f"Use `workbench train {stage} --config {path}`.")
+        return cls.from_dict(values, source=str(path))
+
+    def save(self, path: str | Path) -> None:
+        import yaml
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
+
+    def to_command(self) -> str:
+        """The `workbench train` command this config equals (defaults left out)."""
+        default = type(self)()
+        words = ["workbench", "train", self.stage]
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "stage" or value == getattr(default, f.name):
+                continue
+            flag = "--" + f.name.replace("_", "-")
+            if isinstance(value, bool):
+                words.append(flag if value else "--no-" + f.name.replace("_", "-"))
+            elif value is not None:
+                words += [flag, str(value)]
+        return shlex.join(words)
+
+
+def _coerce(cls, key: str, value, source: str):
+    """YAML gives strings for some numbers (1e-4); accept what a user would reasonably write."""
+    if value is None:
+        return None
+    default = getattr(cls(), key)
+    hint_type = {f.name: f.type for f in fields(cls)}[key]
+    try:
+        if isinstance(default, bool) or "bool" in str(hint_type):
+            if isinstance(value, bool):
+                return value
+            raise ValueError
+        if isinstance(default, int) or str(hint_type).startswith("int"):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        if isinstance(default, float) or str(hint_type).startswith("float"):
+            return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: '{key}' should be {str(hint_type).split(' |')[0]}, "
+                          f"not {value!r}") from None
+    return value
+
+
+@dataclass
+class SFTRunConfig(RunConfig):
+    """Supervised fine-tuning on conversations: loss on assistant turns by default."""
+
+    stage: str = knob("sft", "the training stage")
+    assistant_only_loss: bool = knob(True, "False: train on every token (system and user turns too)")
+    packing: bool = knob(True, "pack rows into full sequences, no padding (padding-free)")
+
+
+@dataclass
+class RewardRunConfig(RunConfig):
+    """A reward model: a scalar head on the base, trained so chosen scores above rejected."""
+
+    stage: str = knob("reward", "the training stage")
+    DEFAULT_LEARNING_RATE = {"lora": 1e-4, "qlora": 1e-4, "full": 1e-5}
+
+
+@dataclass
+class DPORunConfig(RunConfig):
+    """Direct preference optimisation, from an SFT run's adapter (or the base)."""
+
+    stage: str = knob("dpo", "the training stage")
+    from_run: str | None = knob(None, "SFT run whose adapter DPO starts from; its base is used")
+    beta: float = knob(0.1, "strength of the KL pull towards the reference")
+    DEFAULT_LEARNING_RATE = {"lora": 5e-5, "qlora": 5e-5, "full": 5e-7}
+
+    def validate(self):
+        super().validate()
+        if self.beta <= 0:
+            raise ConfigError(f"dpo config: 'beta' must be positive, not {self.beta}")
+        return self
+
+
+STAGE_CONFIGS: dict[str, type[RunConfig]] = {
+    "sft": SFTRunConfig,
+    "reward": RewardRunConfig,
+    "dpo": DPORunConfig,
+}
+
+
+def config_class(stage: str) -> type[RunConfig]:
+    try:
+        return STAGE_CONFIGS[stage]
+    except KeyError:
+        raise ConfigError(f"unknown stage '{stage}'",
+                          hint=f"Stages: {', '.join(STAGE_CONFIGS)}.") from None
+
+
+def load_run_config(path: str | Path) -> RunConfig:
+    """A saved config.yaml of any stage."""
+    import yaml
+    values = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    return config_class(values.get("stage", "")).from_dict(values, source=str(path))
+
+
+def replace(config: RunConfig, **changes) -> RunConfig:
+    return dataclasses.replace(config, **changes)
+
+
+__all__ = ["RunConfig", "SFTRunConfig", "RewardRunConfig", "DPORunConfig", "STAGE_CONFIGS",
+           "config_class", "load_run_config", "replace", "METHODS", "field"]

@@ -1,0 +1,146 @@
+"""Training jobs: each run trains in its own process, started as `python -m workbench.train.worker`.
+
+The front ends call `start`, `stop`, `resume` and `wait`; they never import a trainer. A crash in
+training (even out of memory) takes down the job process only, and the run folder records it.
+One job trains at a time on a machine unless asked otherwise, so two runs never race for memory.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+
+from workbench import paths
+from workbench.errors import RunError
+from workbench.privacy import OFFLINE_ENV
+from workbench.train.config import RunConfig, config_class
+from workbench.train.runfolder import ACTIVE_STATES, Run, get_run, list_runs, new_run_folder, now
+
+
+@contextmanager
+def _job_lock():
+    """Serialise 'is anything training? then start' between processes on this machine."""
+    root = paths.runs_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def active_runs() -> list[Run]:
+    return [run for run in list_runs() if run.status().get("state") in ACTIVE_STATES]
+
+
+def _refuse_if_busy(allow_parallel: bool) -> None:
+    busy = active_runs()
+    if busy and not allow_parallel:
+        run = busy[0]
+        status = run.status()
+        raise RunError(
+            f"run '{run.name}' is training (step {status.get('step', 0)}/{status.get('max_steps') or '?'}); "
+            "one job trains at a time on this machine so that two runs never compete for memory.",
+            hint=f"Wait for it, or stop it with `workbench runs stop {run.name}`.")
+
+
+def prepare_config(config: RunConfig) -> RunConfig:
+    """Fill the hardware-dependent defaults and check everything a run needs before it starts.
+
+    Checking here (data task, model name, starting runs) turns a bad request into one clear line
+    for the user instead of a failed run folder.
+    """
+    from workbench.models import detect_hardware
+    from workbench.train import stages
+    if config.method is None:
+        config.method = detect_hardware().default_method
+    config.validate()
+    stages.check_inputs(config)
+    return config
+
+
+def job_env() -> dict:
+    env = dict(os.environ)
+    env.update(OFFLINE_ENV)
+    env["GRADIO_ANALYTICS_ENABLED"] = "False"
+    env["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _spawn(run: Run, resume: bool) -> None:
+    command = [sys.executable, "-m", "workbench.train.worker", str(run.path)]
+    if resume:
+        command.append("--resume")
+    with open(run.log_path, "a", encoding="utf-8") as log:
+        log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n")
+        log.flush()
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   env=job_env(), start_new_session=True, cwd=str(paths.repo_root()))
+    # Recorded before the worker starts, so a process that dies at once is still noticed.
+    run.update_status(state="running", pid=process.pid, error=None)
+
+
+def start(config: RunConfig, *, allow_parallel: bool = False, wait: bool = False) -> Run:
+    """Create the run folder, save its config, and start the job process. Returns the run."""
+    prepare_config(config)
+    with _job_lock():
+        _refuse_if_busy(allow_parallel)
+        run = new_run_folder(config.stage, config.name)
+        config.name = run.name
+        config.save(run.config_path)
+        run.update_status(state="queued", step=0, max_steps=config.max_steps,
+                          created_at=now(), stage=config.stage)
+        _spawn(run, resume=False)
+    return wait_for(run) if wait else run
+
+
+def stop(name: str) -> dict:
+    """Ask a run to stop after its current step; it saves a checkpoint first."""
+    run = get_run(name)
+    status = run.status()
+    if status.get("state") not in ACTIVE_STATES:
+        raise RunError(f"run '{run.name}' is not training (it is {status.get('state')})")
+    run.stop_path.touch()
+    return status
+
+
+def resume(name: str, *, allow_parallel: bool = False, wait: bool = False) -> Run:
+    """Continue a stopped or failed run from its last checkpoint, same config and data order."""
+    run = get_run(name)
+    status = run.status()
+    if status.get("state") in ACTIVE_STATES:
+        raise RunError(f"run '{run.name}' is already {status['state']}")
+    if status.get("state") == "completed":
+        raise RunError(f"run '{run.name}' has completed; there is nothing to resume",
+                       hint="Start a new run with more steps, e.g. `workbench train ... --config "
+                            f"{run.config_path} --max-steps N --name NEW`.")
+    with _job_lock():
+        _refuse_if_busy(allow_parallel)
+        run.stop_path.unlink(missing_ok=True)
+        _spawn(run, resume=True)
+    return wait_for(run) if wait else run
+
+
+def wait_for(run: Run, *, poll_s: float = 0.5, on_progress=None, timeout_s: float | None = None) -> Run:
+    """Block until the run leaves the active states; `on_progress(status)` is called on each poll."""
+    deadline = time.monotonic() + timeout_s if timeout_s else None
+    while True:
+        status = run.status()
+        if on_progress:
+            on_progress(status)
+        if status.get("state") not in ACTIVE_STATES:
+            return run
+        if deadline and time.monotonic() > deadline:
+            raise RunError(f"run '{run.name}' is still {status.get('state')} after {timeout_s} s")
+        time.sleep(poll_s)
+
+
+def load_config(run: Run) -> RunConfig:
+    values = run.config()
+    return config_class(values.get("stage", "")).from_dict(values, source=str(run.config_path))

@@ -1,0 +1,299 @@
+"""The run folder: the single source of truth for a training run.
+
+    $WORKBENCH_HOME/runs/<name>/
+        config.yaml      the stage's full config; `workbench train STAGE --config` repeats the run
+        status.json      state, step, max_steps, started_at, updated_at, eta_s, error; written atomically
+        metrics.jsonl    one JSON object per logged step, appended and flushed as training goes
+        samples.jsonl    sample generations (PPO / RLOO), appended
+        checkpoints/     trainer checkpoints (resume starts from the newest)
+        adapter/ | model/  the final PEFT adapter, or the full model
+        train.log        the job process's stdout and stderr
+        stop             present while a stop is requested
+
+Every front end reads runs through these functions; none of them parses the files itself. The job
+process is the only writer of status.json and metrics.jsonl while it lives; a reader that finds a
+`running` status whose process is gone records the run as failed, keeping everything else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench import paths
+from workbench.errors import RunError
+
+STATES = ("queued", "running", "completed", "failed", "stopped")
+ACTIVE_STATES = ("queued", "running")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def now() -> float:
+    return round(time.time(), 3)
+
+
+def write_json_atomic(path: Path, value) -> None:
+    """Write JSON so that a reader sees the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(value, handle, indent=2, default=str)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_jsonl_tolerant(path: Path) -> list[dict]:
+    """Rows of a JSONL file the writer may have died in the middle of: a broken line is skipped."""
+    rows = []
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue  # half-written by a process that died mid-write
+    except FileNotFoundError:
+        pass
+    return rows
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (our own child that exited, not yet reaped) is not alive.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name or ""):
+        raise RunError(f"'{name}' is not a usable run name",
+                       hint="Use letters, digits, '.', '_' or '-' (up to 100 characters).")
+    return name
+
+
+@dataclass
+class Run:
+    """A run folder on disk. Cheap to create; every read goes to the files."""
+
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    # paths
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def status_path(self) -> Path:
+        return self.path / "status.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def samples_path(self) -> Path:
+        return self.path / "samples.jsonl"
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def log_path(self) -> Path:
+        return self.path / "train.log"
+
+    @property
+    def stop_path(self) -> Path:
+        return self.path / "stop"
+
+    @property
+    def adapter_dir(self) -> Path:
+        return self.path / "adapter"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.path / "model"
+
+    # status
+    def raw_status(self) -> dict:
+        try:
+            return json.loads(self.status_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {"state": "queued", "step": 0}
+        except json.JSONDecodeError:
+            return {"state": "failed", "error": "status.json is unreadable"}
+
+    def status(self) -> dict:
+        """The run's status, with a dead job process recognised and recorded as a failure."""
+        status = self.raw_status()
+        if status.get("state") == "running" and not pid_alive(status.get("pid")):
+            status = self.update_status(state="failed", pid=None, error=self._death_reason(status.get("pid")))
+        return status
+
+    def _death_reason(self, pid) -> str:
+        last_error = ""
+        try:
+            lines = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-40:]
+            if any(line.startswith("Traceback") for line in lines):
+                last_error = next((l for l in reversed(lines) if l.strip() and not l.startswith(" ")), "")
+        except FileNotFoundError:
+            pass
+        if last_error:
+            return f"the job process (pid {pid}) crashed: {last_error} (see train.log)"
+        return (f"the job process (pid {pid}) ended without reporting: it was killed (kill -9, or the "
+                "system ran out of memory). Checkpoints and metrics are kept; "
+                f"`workbench runs resume {self.name}` continues from the last checkpoint.")
+
+    def update_status(self, **changes) -> dict:
+        status = self.raw_status()
+        status.update(changes)
+        status["updated_at"] = now()
+        write_json_atomic(self.status_path, status)
+        return status
+
+    # metrics and samples
+    def append_jsonl(self, path: Path, row: dict) -> None:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row, default=float) + "\n")
+            handle.flush()
+
+    def log_metrics(self, row: dict) -> None:
+        self.append_jsonl(self.metrics_path, row)
+
+    def metrics(self) -> list[dict]:
+        return read_jsonl_tolerant(self.metrics_path)
+
+    def samples(self) -> list[dict]:
+        return read_jsonl_tolerant(self.samples_path)
+
+    def config(self) -> dict:
+        import yaml
+        try:
+            return yaml.safe_load(self.config_path.read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            return {}
+
+    # checkpoints and outputs
+    def checkpoints(self) -> list[Path]:
+        """Checkpoint folders, oldest first."""
+        if not self.checkpoints_dir.is_dir():
+            return []
+        # trainer_state.json is written last: a checkpoint without it was cut off mid-save.
+        found = [p for p in self.checkpoints_dir.glob("checkpoint-*")
+                 if p.is_dir() and (p / "trainer_state.json").exists()]
+        return sorted(found, key=lambda p: int(p.name.rsplit("-", 1)[-1]))
+
+    def last_checkpoint(self) -> Path | None:
+        checkpoints = self.checkpoints()
+        return checkpoints[-1] if checkpoints else None
+
+    def output_dir(self) -> Path | None:
+        """The final adapter or model folder, if training finished writing one."""
+        for folder in (self.adapter_dir, self.model_dir):
+            if folder.is_dir():
+                return folder
+        return None
+
+    def stop_requested(self) -> bool:
+        return self.stop_path.exists()
+
+    def summary(self) -> dict:
+        """One line of the runs table: name, stage, base, state, step and the latest metrics."""
+        status, config = self.status(), self.config()
+        last = {}
+        for row in self.metrics():
+            last.update({k: v for k, v in row.items() if isinstance(v, (int, float))})
+        return {
+            "name": self.name,
+            "stage": config.get("stage"),
+            "model": config.get("model"),
+            "from_run": config.get("from_run"),
+            "method": config.get("method"),
+            "state": status.get("state"),
+            "step": status.get("step", 0),
+            "max_steps": status.get("max_steps"),
+            "started_at": status.get("started_at"),
+            "updated_at": status.get("updated_at"),
+            "error": status.get("error"),
+            "final": status.get("final", {}),
+            "last_metrics": last,
+        }
+
+
+def runs_root() -> Path:
+    return paths.runs_dir()
+
+
+def get_run(name_or_path: str | os.PathLike) -> Run:
+    """A run by name (under $WORKBENCH_HOME/runs) or by folder path."""
+    candidate = Path(name_or_path)
+    if candidate.is_dir() and (candidate / "config.yaml").exists():
+        return Run(candidate.resolve())
+    folder = runs_root() / str(name_or_path)
+    if not (folder / "config.yaml").exists():
+        known = ", ".join(r.name for r in list_runs()[:8]) or "none yet"
+        raise RunError(f"no run named '{name_or_path}' in {runs_root()}",
+                       hint=f"Known runs: {known}. `workbench runs list` shows them all.")
+    return Run(folder)
+
+
+def list_runs() -> list[Run]:
+    """Runs, newest first."""
+    root = runs_root()
+    if not root.is_dir():
+        return []
+    runs = [Run(p) for p in root.iterdir() if p.is_dir() and (p / "config.yaml").exists()]
+    return sorted(runs, key=lambda r: r.config_path.stat().st_mtime, reverse=True)
+
+
+def new_run_folder(stage: str, name: str | None) -> Run:
+    """Create a fresh run folder; a given name must be new, a missing one is made from the stage."""
+    root = runs_root()
+    root.mkdir(parents=True, exist_ok=True)
+    if name:
+        check_name(name)
+        folder = root / name
+        if folder.exists():
+            raise RunError(f"a run named '{name}' already exists",
+                           hint=f"Choose another --name, or `workbench runs resume {name}` to continue it.")
+        folder.mkdir()
+        return Run(folder)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1000):
+        folder = root / (f"{stage}-{stamp}" + (f"-{attempt}" if attempt else ""))
+        try:
+            folder.mkdir()
+            return Run(folder)
+        except FileExistsError:
+            continue
+    raise RunError("could not create a run folder", hint=f"Check that {root} is writable.")
+
+
+def delete_run(name: str) -> None:
+    run = get_run(name)
+    if run.status().get("state") in ACTIVE_STATES:
+        raise RunError(f"run '{name}' is still {run.status()['state']}",
+                       hint=f"Stop it first: `workbench runs stop {name}`.")
+    shutil.rmtree(run.path)
