@@ -1,0 +1,73 @@
+"""Scoring answers with a reward model trained by the reward stage.
+
+`RewardScorer` loads the base once with the run's adapter (or its full model) and returns the
+scalar reward of a (prompt, response) pair: the score head's output at the last token of the
+conversation rendered exactly as the reward stage rendered it for training.
+"""
+
+from __future__ import annotations
+
+from workbench.errors import ModelError
+from workbench.models.variants import model_ref
+
+
+class RewardScorer:
+    def __init__(self, reward_run: str):
+        import torch
+        from peft import PeftModel
+
+        from workbench.models import load_reward_model, load_tokenizer
+
+        ref = model_ref(reward_run)
+        if ref.stage != "reward":
+            raise ModelError(f"'{reward_run}' is not a reward-model run (its stage is {ref.stage or 'none'})",
+                             hint="Train one with `workbench train reward --data PREFERENCE_FILE`.")
+        self.name = ref.label
+        self.base = ref.base
+        self.tokenizer = load_tokenizer(ref.base)
+        model = load_reward_model(ref.base, for_training=False)
+        if ref.adapter is not None:
+            model = PeftModel.from_pretrained(model, str(ref.adapter))
+        self.model = model.eval()
+        self.device = next(model.parameters()).device
+        self._torch = torch
+
+    def encode(self, prompt: list[dict], response: str) -> list[int]:
+        from workbench.data.tokens import encode_answer
+        prompt_ids, answer_ids = encode_answer(self.tokenizer, prompt, response)
+        return prompt_ids + answer_ids
+
+    def score_ids(self, input_ids, attention_mask):
+        """Rewards of a right-padded batch: input_ids, attention_mask (B, T) -> (B,) float tensor.
+
+        The reward is read at the last attended token of each row.
+        """
+        torch = self._torch
+        with torch.no_grad():
+            out = self.model(input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device))
+        logits = out.logits.squeeze(-1)
+        if logits.dim() == 2:  # per-token scores (B, T): take the last attended position
+            last = attention_mask.sum(dim=1) - 1
+            logits = logits[torch.arange(logits.size(0)), last]
+        return logits.float().cpu()
+
+    def score_many(self, pairs: list[tuple[list[dict], str]], batch_size: int = 8) -> list[float]:
+        """Rewards of (prompt messages, response text) pairs."""
+        torch = self._torch
+        scores: list[float] = []
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(pairs), batch_size):
+            encoded = [self.encode(p, r) for p, r in pairs[start:start + batch_size]]
+            width = max(len(ids) for ids in encoded)
+            ids = torch.full((len(encoded), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(encoded), width), dtype=torch.long)
+            for i, row in enumerate(encoded):
+                ids[i, : len(row)] = torch.tensor(row)
+                mask[i, : len(row)] = 1
+            scores += self.score_ids(ids, mask).tolist()
+        return scores
+
+    def score(self, prompt: list[dict] | str, response: str) -> float:
+        if isinstance(prompt, str):
+            prompt = [{"role": "user", "content": prompt}]
+        return self.score_many([(prompt, response)])[0]
