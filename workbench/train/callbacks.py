@@ -24,6 +24,7 @@ class RunFolderCallback(TrainerCallback):
         self.started = time.monotonic()
         self.first_step = 0
         self.last_tokens: tuple[float, float] | None = None  # (time, num_tokens) at the last log
+        self.stopped = False  # training ended on a stop request (every rank agrees)
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.started = time.monotonic()
@@ -51,8 +52,20 @@ class RunFolderCallback(TrainerCallback):
             eta = round(elapsed / done * remaining, 1) if done else None
             self.run.update_status(step=state.global_step, max_steps=state.max_steps,
                                    elapsed_s=round(elapsed, 1), eta_s=eta)
-        if self.run.stop_requested():
+        if self._agreed(self.run.stop_requested()):
             # Save where we are, then stop: a stop never loses the work done so far.
+            self.stopped = True
             control.should_save = True
             control.should_training_stop = True
         return control
+
+    @staticmethod
+    def _agreed(flag: bool) -> bool:
+        """True on every rank if any rank saw the flag: all processes must stop at the same step."""
+        import torch.distributed as dist
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return flag
+        import torch
+        tensor = torch.tensor([int(flag)])
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+        return bool(tensor.item())

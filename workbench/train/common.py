@@ -63,6 +63,8 @@ def trl_arguments(config: RunConfig, run: Run, hardware, n_train: int, has_eval:
         logging_steps=config.logging_steps,
         logging_first_step=True,
         eval_strategy="steps" if has_eval else "no",
+        # The curve's first point is the untrained model, so every chart shows what training changed.
+        eval_on_start=has_eval,
         eval_steps=eval_steps,
         save_strategy="steps",
         save_steps=config.save_steps,
@@ -99,28 +101,53 @@ def model_source(config: RunConfig) -> tuple[str, Path | None]:
 
 
 def save_output(trainer, run: Run, is_peft: bool) -> Path:
-    """Save the final adapter (PEFT) or model into the run folder, atomically."""
+    """Save the final adapter (PEFT) or model into the run folder, atomically.
+
+    Every rank calls this (FSDP and DeepSpeed gather weights collectively); only the main
+    process writes the files and moves the folder into place.
+    """
     target = run.adapter_dir if is_peft else run.model_dir
     tmp = target.with_name(f".{target.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
+    main = trainer.is_world_process_zero()
+    if main:
+        shutil.rmtree(tmp, ignore_errors=True)
     trainer.save_model(str(tmp))
-    if trainer.processing_class is not None:
-        trainer.processing_class.save_pretrained(str(tmp))
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
+    if main:
+        if trainer.processing_class is not None:
+            trainer.processing_class.save_pretrained(str(tmp))
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
     return target
+
+
+def stopped_on_request(trainer) -> bool:
+    from workbench.train.callbacks import RunFolderCallback
+    return any(isinstance(cb, RunFolderCallback) and cb.stopped
+               for cb in trainer.callback_handler.callbacks)
 
 
 def finish(trainer, run: Run, is_peft: bool, final: dict | None = None) -> None:
     """Record how training ended: stopped on request (checkpoint kept) or completed with its output."""
-    if run.stop_requested():
-        run.stop_path.unlink(missing_ok=True)
-        run.update_status(state="stopped", stopped_at=now(), pid=None,
-                          last_checkpoint=str(run.last_checkpoint() or ""))
+    main = trainer.is_world_process_zero()
+    if stopped_on_request(trainer):
+        if main:
+            run.stop_path.unlink(missing_ok=True)
+            run.update_status(state="stopped", stopped_at=now(), pid=None,
+                              last_checkpoint=str(run.last_checkpoint() or ""))
         return
     final = dict(final or {})
     if trainer.eval_dataset is not None:
-        final.update({k: v for k, v in trainer.evaluate().items() if isinstance(v, (int, float))})
+        final.update(_final_eval(trainer))
     output = save_output(trainer, run, is_peft)
-    run.update_status(state="completed", finished_at=now(), final=final, output=str(output), pid=None,
-                      eta_s=0)
+    if main:
+        run.update_status(state="completed", finished_at=now(), final=final, output=str(output), pid=None,
+                          eta_s=0)
+
+
+def _final_eval(trainer) -> dict:
+    """Eval metrics at the last step: reuse the evaluation that just ran there, else run one."""
+    step = trainer.state.global_step
+    for row in reversed(trainer.state.log_history):
+        if row.get("step") == step and any(k.startswith("eval_") for k in row):
+            return {k: v for k, v in row.items() if k.startswith("eval_") and isinstance(v, (int, float))}
+    return {k: v for k, v in trainer.evaluate().items() if isinstance(v, (int, float))}

@@ -54,6 +54,9 @@ class RunConfig:
     save_steps: int = knob(50, "save a checkpoint every N steps (and always on stop)")
     save_total_limit: int = knob(3, "checkpoints kept; older ones are removed")
     max_rows: int | None = knob(None, "use only the first N valid rows of data (quick tries)")
+    launcher: str = knob("local", "local: one process; accelerate: `accelerate launch` (DDP, FSDP, DeepSpeed)")
+    num_processes: int = knob(1, "processes for the accelerate launcher (GPUs, or CPU workers with gloo)")
+    accelerate_config: str | None = knob(None, "an Accelerate config file (FSDP, DeepSpeed, several nodes)")
 
     DEFAULT_LEARNING_RATE = {"lora": 2e-4, "qlora": 2e-4, "full": 2e-5}
 
@@ -86,6 +89,14 @@ class RunConfig:
             bad("lora_dropout", f"must be at least 0 and below 1, not {self.lora_dropout}")
         if self.max_rows is not None and self.max_rows < 1:
             bad("max_rows", f"must be at least 1, not {self.max_rows}")
+        if self.launcher not in ("local", "accelerate"):
+            bad("launcher", f"must be 'local' or 'accelerate', not '{self.launcher}'")
+        if self.num_processes < 1:
+            bad("num_processes", f"must be at least 1, not {self.num_processes}")
+        if self.launcher == "local" and (self.num_processes > 1 or self.accelerate_config):
+            bad("launcher", "must be 'accelerate' to use num_processes or accelerate_config")
+        if self.accelerate_config and not Path(self.accelerate_config).expanduser().is_file():
+            bad("accelerate_config", f"names {self.accelerate_config}, which is not a file")
         for name in self.file_fields():
             value = getattr(self, name)
             if value and not Path(value).expanduser().exists():
@@ -205,10 +216,131 @@ class DPORunConfig(RunConfig):
         return self
 
 
+@dataclass
+class OnlineRunConfig(RunConfig):
+    """What the online RLHF stages (ppo, rloo) share: prompts in, a reward out of each answer."""
+
+    prompts: str = knob("", "prompts file (any format with prompts: prompt-only, preference, SFT, ...)")
+    from_run: str | None = knob(None, "SFT (or DPO) run whose adapter the policy starts from, and the "
+                                      "reference is; its base is used")
+    reward_model: str | None = knob(None, "reward-model run (`workbench train reward`) that scores answers")
+    reward_rule: str | None = knob(None, "instead of a reward model, a rule (demos, tests): length "
+                                         "(+0.1 a word), brevity (-0.1 a word), token:WORD (+1 each time)")
+    max_new_tokens: int = knob(48, "longest answer sampled, in tokens")
+    temperature: float = knob(0.7, "sampling temperature of the answers")
+    missing_eos_penalty: float | None = knob(1.0, "subtracted from the score of an answer cut off at "
+                                                  "max_new_tokens (empty = none)")
+    sample_every: int = knob(5, "append sample answers (prompt, response, score) every N steps")
+
+    def file_fields(self) -> tuple[str, ...]:
+        return ("prompts", "eval_data")
+
+    def validate(self):
+        super().validate()
+
+        def bad(name, message, hint=None):
+            raise ConfigError(f"{self.stage} config: '{name}' {message}", hint=hint)
+
+        if not self.prompts:
+            bad("prompts", "is required: the prompts to answer (`--prompts FILE`)",
+                hint="Any file with prompts works, e.g. sample_data/prompts.jsonl or a preference file.")
+        if self.data:
+            bad("data", f"is not used by {self.stage}; give the prompts with `--prompts {self.data}`")
+        if bool(self.reward_model) == bool(self.reward_rule):
+            bad("reward_model", "or 'reward_rule': give exactly one" + (
+                "" if self.reward_model else ": what scores the answers"),
+                hint="Train a reward model with `workbench train reward --data PREFERENCE_FILE` and pass "
+                     "`--reward-model RUN`, or try a rule: `--reward-rule brevity`.")
+        if self.method == "full":
+            bad("method", f"must be lora or qlora: {self.stage} keeps one base in memory and switches "
+                          "adapters on it (policy, reference, reward, value)")
+        if self.max_new_tokens < 1 or self.sample_every < 1:
+            name = "max_new_tokens" if self.max_new_tokens < 1 else "sample_every"
+            bad(name, f"must be at least 1, not {getattr(self, name)}")
+        if self.max_new_tokens >= self.max_length:
+            bad("max_new_tokens", f"({self.max_new_tokens}) must be below max_length ({self.max_length}), "
+                                  "which holds the prompt and the answer")
+        if self.temperature <= 0:
+            bad("temperature", f"must be positive, not {self.temperature}")
+        return self
+
+
+@dataclass
+class PPORunConfig(OnlineRunConfig):
+    """Online RLHF with PPO: sample answers, score them, and push the policy towards higher scores
+    while a KL penalty keeps it near the reference (a value model, GAE, clipped losses)."""
+
+    stage: str = knob("ppo", "the training stage")
+    batch_size: int = knob(4, "answers per PPO minibatch (one optimizer step)")
+    eval_steps: int | None = knob(None, "score held-out prompts every N steps; empty = at start and end")
+    max_steps: int | None = knob(None, "PPO steps (one rollout and its update each); overrides epochs")
+    rollout_batch_size: int = knob(16, "prompts answered per PPO step (one rollout)")
+    ppo_epochs: int = knob(4, "passes over each rollout")
+    kl_coef: float = knob(0.05, "weight of the per-token KL penalty against the reference")
+    kl_target: float | None = knob(None, "adaptive KL: target KL per answer (nats); empty = fixed kl_coef")
+    kl_horizon: int = knob(10000, "adaptive KL: answers over which the coefficient adapts")
+    kl_estimator: str = knob("k1", "per-token KL estimator in the reward: k1, k3, abs or mse")
+    clip_range: float = knob(0.2, "PPO clip range of the probability ratio")
+    value_clip_range: float = knob(0.2, "clip range of the value predictions")
+    vf_coef: float = knob(0.1, "weight of the value loss")
+    gamma: float = knob(1.0, "discount per token")
+    lam: float = knob(0.95, "GAE lambda")
+    whiten_rewards: bool = knob(False, "normalise the per-token rewards of each rollout")
+    DEFAULT_LEARNING_RATE = {"lora": 5e-5, "qlora": 5e-5, "full": 1e-6}
+
+    def validate(self):
+        super().validate()
+        problems = [
+            ("rollout_batch_size", self.rollout_batch_size >= 1, "must be at least 1"),
+            ("ppo_epochs", self.ppo_epochs >= 1, "must be at least 1"),
+            ("batch_size", self.batch_size <= self.rollout_batch_size,
+             f"(a minibatch) must not exceed rollout_batch_size ({self.rollout_batch_size})"),
+            ("kl_coef", self.kl_coef >= 0, "must not be negative"),
+            ("kl_target", self.kl_target is None or self.kl_target > 0, "must be positive"),
+            ("kl_horizon", self.kl_horizon >= 1, "must be at least 1"),
+            ("kl_estimator", self.kl_estimator in ("k1", "k3", "abs", "mse"), "must be k1, k3, abs or mse"),
+            ("clip_range", self.clip_range > 0, "must be positive"),
+            ("value_clip_range", self.value_clip_range > 0, "must be positive"),
+            ("vf_coef", self.vf_coef >= 0, "must not be negative"),
+            ("gamma", 0 < self.gamma <= 1, "must be in (0, 1]"),
+            ("lam", 0 <= self.lam <= 1, "must be in [0, 1]"),
+        ]
+        for name, ok, message in problems:
+            if not ok:
+                raise ConfigError(f"ppo config: '{name}' {message}, not {getattr(self, name)}")
+        return self
+
+
+@dataclass
+class RLOORunConfig(OnlineRunConfig):
+    """Online RLHF without a value model (TRL's RLOOTrainer): k answers per prompt, each one's
+    advantage its score minus the mean score of the others."""
+
+    stage: str = knob("rloo", "the training stage")
+    batch_size: int = knob(4, "answers per step and device (a multiple of num_generations)")
+    num_generations: int = knob(4, "answers sampled per prompt (k, at least 2)")
+    kl_coef: float = knob(0.05, "weight of the KL penalty against the reference (TRL's beta)")
+    DEFAULT_LEARNING_RATE = {"lora": 5e-5, "qlora": 5e-5, "full": 1e-6}
+
+    def validate(self):
+        super().validate()
+        if self.num_generations < 2:
+            raise ConfigError(f"rloo config: 'num_generations' must be at least 2, not {self.num_generations}",
+                              hint="RLOO's baseline for an answer is the mean score of the other answers.")
+        if (self.batch_size * self.grad_accum) % self.num_generations:
+            raise ConfigError(f"rloo config: 'batch_size' x 'grad_accum' ({self.batch_size * self.grad_accum}) "
+                              f"must be a multiple of num_generations ({self.num_generations})")
+        if self.kl_coef < 0:
+            raise ConfigError(f"rloo config: 'kl_coef' must not be negative, not {self.kl_coef}")
+        return self
+
+
 STAGE_CONFIGS: dict[str, type[RunConfig]] = {
     "sft": SFTRunConfig,
     "reward": RewardRunConfig,
     "dpo": DPORunConfig,
+    "ppo": PPORunConfig,
+    "rloo": RLOORunConfig,
 }
 
 
@@ -231,5 +363,6 @@ def replace(config: RunConfig, **changes) -> RunConfig:
     return dataclasses.replace(config, **changes)
 
 
-__all__ = ["RunConfig", "SFTRunConfig", "RewardRunConfig", "DPORunConfig", "STAGE_CONFIGS",
+__all__ = ["RunConfig", "SFTRunConfig", "RewardRunConfig", "DPORunConfig", "OnlineRunConfig",
+           "PPORunConfig", "RLOORunConfig", "STAGE_CONFIGS",
            "config_class", "load_run_config", "replace", "METHODS", "field"]

@@ -73,10 +73,37 @@ def job_env() -> dict:
     return env
 
 
+def _free_port() -> int:
+    import socket
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def job_command(run: Run, config: RunConfig, resume: bool) -> list[str]:
+    """The job's command line: the worker module, under `accelerate launch` when asked.
+
+    On a machine without GPUs, Accelerate's torchrun path (`--multi_gpu`) with the trainers'
+    `use_cpu=True` gives CPU processes talking over gloo; with a config file, Accelerate's own
+    settings (FSDP, DeepSpeed, several machines) apply.
+    """
+    worker = ["-m", "workbench.train.worker", str(run.path)] + (["--resume"] if resume else [])
+    if config.launcher != "accelerate":
+        return [sys.executable, *worker]
+    launch = [sys.executable, "-m", "accelerate.commands.launch"]
+    if config.accelerate_config:
+        launch += ["--config_file", str(config.accelerate_config)]
+        if config.num_processes > 1:
+            launch += ["--num_processes", str(config.num_processes)]
+    else:
+        launch += ["--multi_gpu", "--num_processes", str(config.num_processes), "--num_machines", "1",
+                   "--mixed_precision", "no", "--dynamo_backend", "no",
+                   "--main_process_port", str(_free_port())]
+    return [*launch, *worker]
+
+
 def _spawn(run: Run, resume: bool) -> None:
-    command = [sys.executable, "-m", "workbench.train.worker", str(run.path)]
-    if resume:
-        command.append("--resume")
+    command = job_command(run, load_config(run), resume)
     with open(run.log_path, "a", encoding="utf-8") as log:
         log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(command)}\n")
         log.flush()

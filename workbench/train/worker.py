@@ -28,11 +28,20 @@ def failure_message(error: BaseException) -> str:
     return f"{type(error).__name__}: {error} (full traceback in train.log)"
 
 
+def is_main_process() -> bool:
+    """Rank 0 (or the only process) owns status.json; other ranks only train."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def run_job(run_dir: str | Path, resume: bool = False) -> int:
     from workbench.train.jobs import load_config
     from workbench.train.stages import stage_module
 
     run = Run(Path(run_dir))
+    if not is_main_process():
+        config = load_config(run)
+        stage_module(config.stage).train(config, run, resume_from=run.last_checkpoint() if resume else None)
+        return 0
     # A polite kill (closing the app, `kill PID`) becomes a stop: checkpoint, then exit.
     signal.signal(signal.SIGTERM, lambda *_: run.stop_path.touch())
     run.update_status(state="running", pid=os.getpid(), error=None,
