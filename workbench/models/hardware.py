@@ -26,6 +26,8 @@ class Hardware:
     gradient_checkpointing: trade compute for memory; only worth it where memory is the limit (GPU).
     bf16_native: the device runs bf16 matrix work in hardware.
     reason: one or two sentences for the UI.
+    micro_batch: rows per forward pass; the rest of a batch comes from gradient accumulation.
+    packing: pack rows into one padding-free sequence (worth it only with varlen attention).
     """
 
     device: str
@@ -34,6 +36,8 @@ class Hardware:
     gradient_checkpointing: bool
     bf16_native: bool
     reason: str
+    micro_batch: int = 4
+    packing: bool = True
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,7 +102,13 @@ def _cpu_hardware(torch) -> Hardware:
         # On a CPU the step time is the limit, not memory; recomputing activations costs ~30%.
         gradient_checkpointing=False,
         bf16_native=bf16,
-        reason=reason,
+        reason=reason + (" One row per forward pass, accumulated into the batch: no padding, no "
+                         "attention across packed rows, and a quarter of the activation memory."),
+        # Packed rows attend through a dense block mask on a CPU (no varlen kernels), which
+        # costs quadratic compute and memory in the packed length; one row at a time has neither
+        # padding nor that waste, and a row of a few hundred tokens still fills the matmuls.
+        micro_batch=1,
+        packing=False,
     )
 
 

@@ -52,13 +52,14 @@ def trl_arguments(config: RunConfig, run: Run, hardware, n_train: int, has_eval:
     """
     total = planned_steps(config, n_train)
     eval_steps = config.eval_steps or max(1, total // 10)
+    micro = config.micro_batch or config.batch_size  # rows per forward; the rest is accumulated
     return dict(
         output_dir=str(run.checkpoints_dir),
         max_steps=config.max_steps or -1,
         num_train_epochs=config.epochs,
-        per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accum,
+        per_device_train_batch_size=micro,
+        per_device_eval_batch_size=micro,
+        gradient_accumulation_steps=config.grad_accum * (config.batch_size // micro),
         learning_rate=config.resolved_learning_rate(),
         logging_steps=config.logging_steps,
         logging_first_step=True,
@@ -79,6 +80,8 @@ def trl_arguments(config: RunConfig, run: Run, hardware, n_train: int, has_eval:
         gradient_checkpointing=hardware.gradient_checkpointing,
         dataloader_num_workers=0,
         max_length=config.max_length,
+        # Evaluation needs the loss and the metrics computed with it, never all the logits kept.
+        prediction_loss_only=True,
     )
 
 

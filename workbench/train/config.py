@@ -43,6 +43,8 @@ class RunConfig:
     learning_rate: float | None = knob(None, "empty = the stage's default")
     batch_size: int = knob(4, "rows per step and device")
     grad_accum: int = knob(1, "steps of gradients summed before each optimizer update")
+    micro_batch: int | None = knob(None, "rows per forward pass (a divisor of batch_size); empty = what "
+                                         "this hardware serves best (1 on a CPU: no padding, least memory)")
     max_length: int = knob(512, "tokens; longer rows are truncated (keep the start)")
     lora_r: int = knob(16, "LoRA rank")
     lora_alpha: int = knob(32, "LoRA scale numerator (scale = alpha / r)")
@@ -79,6 +81,8 @@ class RunConfig:
                      "logging_steps", "save_steps", "save_total_limit"):
             if getattr(self, name) < 1:
                 bad(name, f"must be at least 1, not {getattr(self, name)}")
+        if self.micro_batch is not None and (self.micro_batch < 1 or self.batch_size % self.micro_batch):
+            bad("micro_batch", f"must divide batch_size ({self.batch_size}), not {self.micro_batch}")
         if self.eval_steps is not None and self.eval_steps < 1:
             bad("eval_steps", f"must be at least 1, not {self.eval_steps}")
         if self.learning_rate is not None and not 0 < self.learning_rate < 1:
@@ -189,7 +193,8 @@ class SFTRunConfig(RunConfig):
 
     stage: str = knob("sft", "the training stage")
     assistant_only_loss: bool = knob(True, "False: train on every token (system and user turns too)")
-    packing: bool = knob(True, "pack rows into full sequences, no padding (padding-free)")
+    packing: bool | None = knob(None, "pack rows into one padding-free sequence; empty = what this hardware "
+                                      "serves best (off on a CPU, which has no varlen attention)")
 
 
 @dataclass

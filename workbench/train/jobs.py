@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 from workbench import paths
 from workbench.errors import RunError
@@ -57,9 +58,20 @@ def prepare_config(config: RunConfig) -> RunConfig:
     """
     from workbench.models import detect_hardware
     from workbench.train import stages
+    hardware = detect_hardware()
     if config.method is None:
-        config.method = detect_hardware().default_method
+        config.method = hardware.default_method
+    if config.stage in ("sft", "reward", "dpo") and config.micro_batch is None:
+        config.micro_batch = min(hardware.micro_batch, config.batch_size)
+        while config.batch_size % config.micro_batch:
+            config.micro_batch -= 1
+    if getattr(config, "packing", False) is None:
+        config.packing = hardware.packing
     config.validate()
+    # Absolute paths, so a resume from another folder (or the GUI) finds the same files.
+    for name in (*config.file_fields(), "accelerate_config"):
+        if getattr(config, name):
+            setattr(config, name, str(Path(getattr(config, name)).expanduser().resolve()))
     stages.check_inputs(config)
     return config
 
