@@ -167,3 +167,16 @@ def test_half_written_metrics_line_is_ignored(fresh_home):
     listed = subprocess.run([sys.executable, "-m", "workbench", "runs", "list", "--json"],
                             capture_output=True, text=True, env={**os.environ, "WORKBENCH_HOME": str(fresh_home)})
     assert json.loads(listed.stdout)[0]["name"] == "crashy"
+
+
+def test_a_job_that_cannot_start_is_failed_not_queued(fresh_home, monkeypatch):
+    import subprocess as sp
+
+    def broken(*args, **kwargs):
+        raise OSError("no such interpreter")
+
+    monkeypatch.setattr(sp, "Popen", broken)
+    with pytest.raises(RunError, match="could not start its job process"):
+        train("sft", data=SFT, name="stillborn", max_steps=2, **QUICK)
+    assert get_run("stillborn").status()["state"] == "failed"
+    assert jobs.active_runs() == []

@@ -125,6 +125,17 @@ def _spawn(run: Run, resume: bool) -> None:
     run.update_status(state="running", pid=process.pid, error=None)
 
 
+def _spawn_or_fail(run: Run, resume: bool) -> None:
+    """Start the job process; if that fails, the run is recorded as failed (never left queued,
+    which would block every later start)."""
+    try:
+        _spawn(run, resume)
+    except Exception as error:  # noqa: BLE001  (any failure to start must end in a readable state)
+        run.update_status(state="failed", pid=None, error=f"the job process could not start: {error}")
+        raise RunError(f"run '{run.name}' could not start its job process: {error}",
+                       hint=f"See {run.log_path}.") from error
+
+
 def start(config: RunConfig, *, allow_parallel: bool = False, wait: bool = False) -> Run:
     """Create the run folder, save its config, and start the job process. Returns the run."""
     prepare_config(config)
@@ -135,7 +146,7 @@ def start(config: RunConfig, *, allow_parallel: bool = False, wait: bool = False
         config.save(run.config_path)
         run.update_status(state="queued", step=0, max_steps=config.max_steps,
                           created_at=now(), stage=config.stage)
-        _spawn(run, resume=False)
+        _spawn_or_fail(run, resume=False)
     return wait_for(run) if wait else run
 
 
@@ -162,7 +173,7 @@ def resume(name: str, *, allow_parallel: bool = False, wait: bool = False) -> Ru
     with _job_lock():
         _refuse_if_busy(allow_parallel)
         run.stop_path.unlink(missing_ok=True)
-        _spawn(run, resume=True)
+        _spawn_or_fail(run, resume=True)
     return wait_for(run) if wait else run
 
 

@@ -1,0 +1,234 @@
+"""The whole path through the app in a real headless browser (Debian's chromium, driven by
+Playwright), on the tiny model: upload a file and see its format and problem lines, open the
+tokenization view, start a short SFT run and watch the loss plot gain points (and survive a page
+reload), compare the base and the new run side by side, and find the run in the Runs tab.
+
+The app runs as `python -m workbench launch` in its own process with an empty WORKBENCH_HOME.
+Every step saves a screenshot under tests/screenshots/ and asserts on what the page shows.
+The tests in this file run in order and share one page.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, TEST_HOME
+from ui_support import free_port, wait_until
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SHOTS = ROOT / "tests" / "screenshots"
+RUN = "browser-sft"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                       reason=f"{CHROMIUM} is absent: install Debian's chromium (`apt-get install chromium`) "
+                              "for the browser tests; Playwright's own browser download is not used"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+
+
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`workbench launch` in its own process, on a free port, with an empty home."""
+    from workbench.models import build_tiny_model
+    build_tiny_model()
+    home = tmp_path_factory.mktemp("browser-home")
+    (home / "models").symlink_to(TEST_HOME / "models", target_is_directory=True)
+    port = free_port()
+    env = {**os.environ, "WORKBENCH_HOME": str(home)}
+    log = open(home / "app.log", "w")
+    process = subprocess.Popen([sys.executable, "-m", "workbench", "launch", "--port", str(port), "--no-browser"],
+                               env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+
+    def up():
+        assert process.poll() is None, (home / "app.log").read_text()
+        try:
+            return urllib.request.urlopen(url + "config", timeout=2).status == 200
+        except OSError:
+            return False
+    wait_until(up, timeout=180, what="the app serving")
+    yield url, home
+    stop = home / "runs" / RUN / "stop"
+    if stop.parent.exists():
+        stop.touch()  # never leave a job training
+    process.terminate()
+    process.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    shutil.rmtree(SHOTS, ignore_errors=True)
+    SHOTS.mkdir(parents=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        page.goto(server[0])
+        page.wait_for_selector("#data-path")
+        yield page
+        browser.close()
+
+
+def shot(page, name: str) -> None:
+    page.wait_for_timeout(800)  # plotly draws a moment after the data arrives
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def choose(page, elem_id: str, option: str) -> None:
+    page.locator(f"#{elem_id} input").click()
+    page.locator(f'#{elem_id} li[role="option"][aria-label="{option}"]').click()
+
+
+def fill(page, elem_id: str, text: str) -> None:
+    box = page.locator(f"#{elem_id} textarea, #{elem_id} input").first
+    box.fill(text)
+    box.press("Tab")
+
+
+def text(page, elem_id: str) -> str:
+    return page.locator(f"#{elem_id}").inner_text()
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name, exact=True).click()
+
+
+def loss_points(page) -> int:
+    """Points of the 'loss' trace in the Plotly figure the page drew (0 before the first)."""
+    return page.evaluate("""() => {
+        const plot = document.querySelector('#train-loss-plot .js-plotly-plot');
+        const trace = plot && plot.data ? plot.data.find(t => t.name === 'loss') : null;
+        return trace ? trace.x.length : 0;
+    }""")
+
+
+def test_1_upload_a_file_and_see_its_format(page, tmp_path):
+    choose(page, "model", "tiny")
+    fill(page, "max-length", "64")
+    # A path that does not exist is a readable message, not a bare "Error".
+    fill(page, "data-path", "/nonexistent/chats.jsonl")
+    page.locator("#data-inspect").click()
+    page.get_by_text("file not found").first.wait_for()
+    # The toast's title is the one "Error" shown: no bare badges over the outputs.
+    assert page.locator('text="Error" >> visible=true').count() <= 1
+    shot(page, "1a-bad-path-message")
+    page.locator(".toast-close").first.click()
+
+    lines = (ROOT / "sample_data" / "sft.jsonl").read_text(encoding="utf-8").splitlines()[:40]
+    lines.insert(2, '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant"}]}')
+    upload = tmp_path / "my_chats.jsonl"
+    upload.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    page.locator("#data-upload input[type=file]").set_input_files(str(upload))
+    page.wait_for_function("document.querySelector('#data-summary').innerText.includes('my_chats.jsonl')")
+    summary = text(page, "data-summary")
+    assert "format messages" in summary and "task sft" in summary
+    assert "41 rows: 40 usable, 1 with problems" in summary
+    problems = text(page, "data-problems")
+    assert "3" in problems and "content" in problems
+    assert "Training on 36 rows, validating on 4" in text(page, "data-split")
+    page.locator("#data-lengths .js-plotly-plot").wait_for()
+    assert "rows longer than max_length 64" in text(page, "data-lengths-text")
+    shot(page, "1b-uploaded-file-format")
+
+
+def test_2_tokenization_view(page):
+    open_tab(page, "Tokenization")
+    page.locator("#tok-chips .tok.trained").first.wait_for()
+    trained = page.locator("#tok-chips .tok.trained").count()
+    masked = page.locator("#tok-chips .tok.masked").count()
+    assert trained > 0 and masked > 0
+    assert page.locator("#tok-chips .tok-cut").inner_text().strip() == "✂ max_length 64"
+    stats = text(page, "tok-stats")
+    assert "through tiny" in stats and "cuts it at token 64" in stats
+    assert page.locator("#tok-template textarea").input_value().startswith("<|im_start|>")
+    shot(page, "2-tokenization-view")
+
+
+def test_3_train_and_watch_the_plot_gain_points(page):
+    open_tab(page, "Train")
+    assert page.locator("#train-model input").input_value() == "tiny"
+    assert page.locator("#train-data textarea, #train-data input").first.input_value().endswith("my_chats.jsonl")
+    fill(page, "train-max_steps", "8")
+    fill(page, "train-batch_size", "2")
+    fill(page, "train-learning_rate", "0.001")  # an optional number: empty means the stage's default
+    fill(page, "train-name", RUN)
+    page.get_by_text("More settings").click()
+    fill(page, "train-eval_steps", "4")
+    page.wait_for_function("document.querySelector('#train-command').innerText.includes('--max-steps 8')")
+    command = text(page, "train-command")
+    assert "workbench train sft" in command and "--model tiny" in command and f"--name {RUN}" in command
+    assert "--learning-rate 0.001" in command and "--eval-steps 4" in command
+    page.locator("#train-start").click()
+    page.get_by_text(f"Started run {RUN}").first.wait_for()
+
+    first = wait_until(lambda: loss_points(page), timeout=240, what="the first loss point")
+    shot(page, "3a-train-first-points")
+    more = wait_until(lambda: (lambda n: n if n >= first + 2 else 0)(loss_points(page)), timeout=240,
+                      what="more loss points")
+    label = page.locator("#train-progress .wb-points").get_attribute("data-points")
+    assert int(label) >= more
+    shot(page, "3b-train-more-points")
+
+    # A page refresh reattaches to the job from its run folder.
+    page.reload()
+    page.wait_for_selector("#data-path")
+    open_tab(page, "Train")
+    page.wait_for_function(f"document.querySelector('#train-progress').innerText.includes('{RUN}')")
+    wait_until(lambda: loss_points(page) >= more, timeout=60, what="the reloaded plot")
+    shot(page, "3c-train-after-reload")
+
+    page.locator('#train-progress [data-state="completed"]').wait_for(timeout=300_000)
+    assert loss_points(page) == 8
+    assert "completed" in text(page, "train-status")
+    shot(page, "3d-train-completed")
+
+
+def test_4_compare_base_and_the_new_run(page):
+    choose(page, "model", "tiny")  # the base the "base" column means
+    open_tab(page, "Compare")
+    choose(page, "compare-model-1", "base")
+    choose(page, "compare-model-2", RUN)
+    fill(page, "compare-max-new", "24")
+    fill(page, "compare-prompt", "Who was the first person to walk on the Moon?")
+    page.locator("#compare-send").click()
+    page.wait_for_function("document.querySelector('#compare-score-2').innerText.includes('tokens in')",
+                           timeout=180_000)
+    for column in ("1", "2"):
+        chat = text(page, f"compare-chat-{column}")
+        assert "Who was the first person to walk on the Moon?" in chat
+        assert "tokens in" in text(page, f"compare-score-{column}")
+    assert "base" in text(page, "compare-score-1") and RUN in text(page, "compare-score-2")
+    # (The tiny model's answers are gibberish, and 8 steps barely move its near-uniform output.)
+    assert all(page.locator(f'#compare-chat-{c} [data-testid="bot"]').last.inner_text().strip() for c in "12")
+    shot(page, "4-compare-side-by-side")
+
+
+def test_5_runs_tab_lists_the_run(page):
+    open_tab(page, "Runs")
+    page.wait_for_function(f"document.querySelector('#runs-table').innerText.includes('{RUN}')")
+    table = text(page, "runs-table")
+    assert "completed" in table and "tiny" in table
+    choose(page, "runs-pick", RUN)
+    page.wait_for_function("document.querySelector('#runs-config').innerText.includes('max_steps: 8')")
+    assert "completed" in text(page, "runs-details")
+    shot(page, "5a-runs-tab")
+    # Deleting asks first.
+    page.locator("#runs-delete").click()
+    page.locator("#runs-delete-confirm").wait_for()
+    assert f"Delete run {RUN}" in text(page, "runs-message")
+    shot(page, "5b-runs-delete-confirmation")
+    page.locator("#runs-delete-confirm").click()
+    page.wait_for_function(f"document.querySelector('#runs-message').innerText.includes('Deleted run {RUN}')")
+    assert RUN not in text(page, "runs-table")

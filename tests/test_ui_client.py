@@ -1,0 +1,300 @@
+"""The Gradio app's main actions through `gradio_client`, against the app served in this process.
+
+The app runs on a free port with its own empty WORKBENCH_HOME (sharing the built models), as a
+user's would: inspect a file, see its tokens, start a tiny SFT run and follow it from the run
+folder, stop it, reload its settings, delete it; errors arrive as readable messages.
+"""
+
+import json
+import os
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client.exceptions import AppError  # noqa: E402
+
+from conftest import ROOT, TEST_HOME  # noqa: E402
+from ui_support import free_port, wait_until  # noqa: E402
+
+SFT = str(ROOT / "sample_data" / "sft.jsonl")
+PREFERENCE = str(ROOT / "sample_data" / "preference.jsonl")
+
+
+
+def serve(**options):
+    from ui.app import launch
+    return launch(port=free_port(), open_browser=False, prevent_thread_lock=True, quiet=True, **options)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """An empty WORKBENCH_HOME for the module (like `fresh_home`), sharing the built models."""
+    from workbench.models import build_tiny_model
+    build_tiny_model()
+    root = tmp_path_factory.mktemp("ui-home")
+    (root / "models").symlink_to(TEST_HOME / "models", target_is_directory=True)
+    before = os.environ["WORKBENCH_HOME"]
+    os.environ["WORKBENCH_HOME"] = str(root)
+    yield root
+    stop_all()
+    os.environ["WORKBENCH_HOME"] = before
+
+
+def stop_all():
+    """A failed test must not leave a job training."""
+    from workbench.train.jobs import active_runs, wait_for
+    for run in active_runs():
+        run.stop_path.touch()
+        wait_for(run, timeout_s=180)
+
+
+@pytest.fixture(scope="module")
+def app(home):
+    served = serve()
+    yield served
+    served.close()
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return gradio_client.Client(app.local_url, verbose=False)
+
+
+def inspect(client, path, model="tiny", max_length=512, val_fraction=0.1, eval_file=None):
+    names = ("path", "summary", "problems", "preview", "histogram", "lengths", "split")
+    return dict(zip(names, client.predict(path, model, max_length, val_fraction, eval_file, api_name="/inspect")))
+
+
+def test_served_config_has_analytics_off(app):
+    with urllib.request.urlopen(app.local_url + "config") as response:
+        config = json.load(response)
+    assert config["analytics_enabled"] is False
+    assert app.max_file_size == 200 * 1024 * 1024
+
+
+def test_inspect_sample_file(client):
+    out = inspect(client, PREFERENCE)
+    assert out["path"] == PREFERENCE
+    assert "format **preference**" in out["summary"] and "task **preference**" in out["summary"]
+    assert "150 rows: 150 usable, 0 with problems" in out["summary"]
+    rows = json.loads(out["preview"])
+    assert len(rows) == 5 and {"prompt", "chosen", "rejected"} <= set(rows[0])
+    figure = json.loads(out["histogram"]["plot"])
+    assert figure["data"][0]["type"] == "histogram" and len(figure["data"][0]["x"]) == 150
+    assert "Training on 135 rows, validating on 15" in out["split"]
+
+
+def test_inspect_reports_problem_lines(client, tmp_path):
+    good = Path(SFT).read_text(encoding="utf-8").splitlines()[:5]
+    bad = tmp_path / "chats.jsonl"
+    bad.write_text("\n".join(good[:2] + ['{"messages": [{"role": "user"}]}'] + good[2:]) + "\n", encoding="utf-8")
+    out = inspect(client, str(bad))
+    assert "6 rows: 5 usable, 1 with problems" in out["summary"]
+    problems = out["problems"]["value"] if "value" in out["problems"] else out["problems"]
+    assert problems["data"][0][0] == 3 and "content" in problems["data"][0][1]
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/nonexistent/chats.jsonl", "file not found"),
+    (str(ROOT / "sample_data"), "is a folder, not a data file"),
+    (str(ROOT / "pyproject.toml"), "unknown file type"),
+    ("", "no data file chosen"),
+])
+def test_bad_paths_give_readable_errors(client, path, message):
+    with pytest.raises(AppError) as error:
+        inspect(client, path)
+    assert message in str(error.value)
+
+
+def test_token_view(client, tmp_path):
+    stats, chips, template, _ = client.predict(SFT, "tiny", 2, 24, True, api_name="/tokens")
+    assert "Row 2" in stats and "trained" in stats and "cuts it at token 24" in stats
+    assert chips.count('class="tok trained') > 0 and chips.count('class="tok masked') > 0
+    assert "✂ max_length 24" in chips
+    assert template.startswith("<|im_start|>")
+    short = tmp_path / "three.jsonl"
+    short.write_text("\n".join(Path(SFT).read_text(encoding="utf-8").splitlines()[:3]) + "\n", encoding="utf-8")
+    with pytest.raises(AppError, match="row 5 is out of range: the file has 3 usable rows"):
+        client.predict(str(short), "tiny", 5, 24, True, api_name="/tokens")
+
+
+def start_args(stage="sft", **settings):
+    """The Train form's values, in the order `/start_run` takes them."""
+    from ui.train_tab import field_specs, form_names, form_value
+    specs = field_specs()
+    values = []
+    for name in form_names():
+        default = specs[name]["defaults"].get(stage, next(iter(specs[name]["defaults"].values())))
+        values.append(form_value(name, settings.get(name, default)))
+    return [stage, *values]
+
+
+def watch(client, name):
+    progress, loss, _, _, status = client.predict(name, [], api_name="/watch")
+    return progress, json.loads(loss["plot"]) if loss else None, status
+
+
+def test_bad_start_is_a_readable_message(client):
+    with pytest.raises(AppError, match="'data' is required"):
+        client.predict(*start_args(model="tiny", data=""), api_name="/start_run")
+    with pytest.raises(AppError, match="max_steps' should be int"):
+        client.predict(*start_args(model="tiny", data=SFT, max_steps="many"), api_name="/start_run")
+
+
+def test_tiny_sft_run_from_the_app(client, home):
+    from ui.train_tab import form_names
+    args = start_args(model="tiny", data=SFT, name="ui-sft", max_steps="40", max_length=128, batch_size=2,
+                      max_rows="40", eval_steps="10", save_steps=100)
+    run_update, message = client.predict(*args, api_name="/start_run")
+    assert "Started run ui-sft" in message and "workbench train sft" in message
+    assert (home / "runs" / "ui-sft" / "config.yaml").exists()
+
+    # A refreshed page, and a restarted app, find the job from the run folder alone.
+    assert client.predict(*args[1:], api_name="/reattach")[0]["value"] == "ui-sft"
+    restarted = serve()
+    try:
+        again = gradio_client.Client(restarted.local_url, verbose=False)
+        assert again.predict(*args[1:], api_name="/reattach")[0]["value"] == "ui-sft"
+    finally:
+        restarted.close()
+
+    # The loss plot gains points while the job trains in its own process.
+    def points():
+        progress, loss, _ = watch(client, "ui-sft")
+        n = sum(len(trace["x"]) for trace in loss["data"] if trace["name"] == "loss")
+        return n if n >= 2 else 0
+    first = wait_until(points, timeout=240)
+    assert 'data-state="running"' in watch(client, "ui-sft")[0]
+    assert wait_until(lambda: points() > first, timeout=240)
+
+    # A second job is refused while one trains, with the reason.
+    with pytest.raises(AppError, match="one job trains at a time"):
+        client.predict(*start_args(model="tiny", data=SFT, max_steps="2"), api_name="/start_run")
+
+    assert "Stop requested" in client.predict("ui-sft", api_name="/stop_run")
+    progress, _, status = wait_until(lambda: (lambda v: v if 'data-state="stopped"' in v[0] else None)(
+        watch(client, "ui-sft")), timeout=180)
+    assert "stopped at step" in status
+
+    table, _ = client.predict(None, api_name="/runs_table")
+    row = dict(zip(table["headers"], table["data"][0]))
+    assert row["name"] == "ui-sft" and row["state"] == "stopped" and row["stage"] == "sft"
+    assert row["base"] == "tiny" and isinstance(row["loss"], float)
+
+    details, loss, _, config_yaml, _, export_dir = client.predict("ui-sft", api_name="/open_run")
+    assert "stopped" in details and "checkpoint-" in details
+    assert "model: tiny" in config_yaml and "max_steps: 40" in config_yaml
+
+    with pytest.raises(AppError, match="has not completed"):
+        client.predict("ui-sft", export_dir, False, api_name="/export_run")
+
+    loaded = client.predict("ui-sft", api_name="/load_settings")
+    names = ["stage", "doc", "command"] + form_names()  # (the client leaves gr.State out)
+    settings = {n: v.get("value") if isinstance(v, dict) else v for n, v in zip(names, loaded)}
+    assert settings["stage"] == "sft" and settings["model"] == "tiny"
+    assert str(settings["max_steps"]) == "40" and settings["name"] == ""
+    assert settings["command"].startswith("workbench train sft") and "--max-steps 40" in settings["command"]
+
+    _, table, _ = client.predict("ui-sft", api_name="/delete_run")
+    assert not (home / "runs" / "ui-sft").exists()
+    assert all(r[0] != "ui-sft" for r in table["data"])
+
+
+def test_auth_is_enforced(home):
+    import urllib.error
+    served = serve(auth="alice:long-secret")
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(served.local_url + "config")
+        assert refused.value.code == 401
+        client = gradio_client.Client(served.local_url, auth=("alice", "long-secret"), verbose=False)
+        assert "format **messages**" in client.predict(SFT, "tiny", 512, 0.1, None, api_name="/inspect")[1]
+    finally:
+        served.close()
+
+
+def test_exposure_needs_a_password(capsys):
+    from ui.app import check_exposure, is_loopback
+    from workbench.cli import main
+    from workbench.errors import ConfigError
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("my-laptop.local")
+    check_exposure("127.0.0.1", False, None)
+    check_exposure("0.0.0.0", False, "alice:secret")
+    for host, share in (("0.0.0.0", False), ("127.0.0.1", True)):
+        with pytest.raises(ConfigError, match="needs a password"):
+            check_exposure(host, share, None)
+    with pytest.raises(ConfigError, match="USER:PASSWORD"):
+        check_exposure("0.0.0.0", False, "alice")
+    # The CLI refuses before serving anything: one line, exit status 2.
+    assert main(["launch", "--host", "0.0.0.0", "--no-browser"]) == 2
+    assert "needs a password" in capsys.readouterr().err
+
+
+def test_the_train_form_follows_the_stage_configs():
+    """Every stage's fields are in the form; switching stage moves the training file and defaults."""
+    from workbench.train.config import STAGE_CONFIGS
+    from dataclasses import fields
+    from ui.train_tab import config_from_form, field_specs, form_names, form_value, stage_switch
+    specs, names = field_specs(), form_names()
+    for stage, cls in STAGE_CONFIGS.items():
+        assert {f.name for f in fields(cls)} - {"stage"} <= set(names), stage
+    values = {n: form_value(n, specs[n]["defaults"].get("sft", "")) for n in names}
+    values.update(data=SFT, max_steps="", learning_rate="3e-4")
+    config = config_from_form("sft", values)
+    assert config.max_steps is None and config.learning_rate == 3e-4 and config.method is None
+    assert config.to_command() == f"workbench train sft --data {SFT} --learning-rate 0.0003"  # defaults kept
+    if "ppo" in STAGE_CONFIGS:
+        changes = stage_switch(specs, "sft", "ppo", values)
+        assert changes["prompts"] == {"visible": True, "value": SFT}
+        assert changes["data"] == {"visible": "hidden", "value": ""}  # PPO reads prompts, not data
+        assert changes["packing"]["visible"] == "hidden" and changes["batch_size"]["visible"] is True
+
+
+def test_compare_multi_turn_and_evaluate(client):
+    """The base model answers in column 1; a second prompt continues the same conversation."""
+    def ask(prompt):
+        return client.predict(prompt, "base", None, None, "tiny", "", 0, 0.7, 1.0, 16, api_name="/compare")
+    first = ask("Who was the first person to walk on the Moon?")
+    chat, score = first[0], first[3]
+    assert [m["role"] for m in chat] == ["user", "assistant"] and "16 tokens in" in score
+    second = ask("And the second?")
+    assert [m["role"] for m in second[0]] == ["user", "assistant"] * 2 and second[1] == []
+    with pytest.raises(AppError, match="Pick at least one model"):
+        client.predict("hi", None, None, None, "tiny", "", 0, 0.7, 1.0, 16, api_name="/compare")
+
+    summary, metrics, rates = client.predict("base", None, None, "tiny", "", str(ROOT / "sample_data" / "sft_eval.jsonl"),
+                                             4, 0, api_name="/evaluate")
+    assert "sft_eval.jsonl" in summary and "choose a reward model" in summary
+    row = dict(zip(metrics["headers"], metrics["data"][0]))
+    assert row["model"] == "base" and row["loss"] > 0 and row["sft_rows"] == 4
+    assert rates["data"] == [] or rates["data"] == [[]]
+
+
+def test_win_rate_table():
+    from ui.compare_tab import rates_table
+    from workbench.evaluate import win_rates
+    table = rates_table(win_rates({"base": [0.1, 0.5, 0.2], "sft-1": [0.3, 0.5, 0.4]}))
+    row = table.iloc[0]
+    assert (row["model"], row["opponent"], row["wins"], row["losses"], row["ties"]) == ("base", "sft-1", 0, 2, 1)
+    assert row["win_rate"] == round(0.5 / 3, 3) and 0 <= row["ci_low"] <= row["win_rate"] <= row["ci_high"]
+
+
+def test_charts_pick_the_stage_metrics_and_overlay_runs():
+    from ui import charts
+    dpo = [{"step": 1, "loss": 0.69, "rewards/margins": 0.1, "rewards/accuracies": 0.5, "rewards/chosen": 0.2},
+           {"step": 2, "loss": 0.60, "rewards/margins": 0.3, "rewards/accuracies": 0.75, "rewards/chosen": 0.4},
+           {"step": 2, "eval_loss": 0.65, "eval_rewards/margins": 0.2, "eval_runtime": 1.0}]
+    sft = [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5}, {"step": 3, "loss": 1.2}]
+    assert charts.stage_groups(dpo) == [("Accuracy", ["rewards/accuracies"]),
+                                        ("Margin", ["eval_rewards/margins", "rewards/margins"]),
+                                        ("Reward and KL", ["rewards/chosen"])]
+    assert charts.stage_groups([{"step": 1, "reward": 0.5, "kl": 0.01, "policy_loss": 0.2}]) == [
+        ("Reward and KL", ["kl", "reward"])]
+    figure = charts.loss_figure({"dpo-1": dpo, "sft-1": sft})
+    traces = {(t.meta["run"], t.meta["key"]): t for t in figure.data}
+    assert set(traces) == {("dpo-1", "loss"), ("dpo-1", "eval_loss"), ("sft-1", "loss")}
+    assert traces[("dpo-1", "loss")].line.dash == "solid" and traces[("sft-1", "loss")].line.dash == "dash"
+    assert list(traces[("sft-1", "loss")].y) == [2.0, 1.5, 1.2] and charts.count_points(dpo) == 2

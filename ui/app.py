@@ -1,0 +1,122 @@
+"""The Gradio workbench: `workbench launch` serves it on 127.0.0.1.
+
+    from ui.app import build_app, launch
+    launch(port=7860)                                   # blocks; the CLI's `workbench launch`
+    launch(port=0, open_browser=False, prevent_thread_lock=True)   # tests: returns the running app
+
+Tabs: Data, Tokenization, Train, Compare, Runs (one module each). The app binds another interface,
+or shares a public link, only with authentication; analytics are off; uploads are limited to data
+files of at most 200 MB.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+
+from workbench import privacy  # noqa: F401 - analytics and telemetry off before gradio is imported
+from workbench.errors import ConfigError
+
+import gradio as gr  # noqa: E402
+
+from ui import compare_tab, data_tab, runs_tab, tokens_tab, train_tab  # noqa: E402
+from ui.common import UPLOAD_LIMIT, model_names  # noqa: E402
+
+TITLE = "SFT ⇄ RLHF Workbench"
+
+CSS = """
+.tok-legend { display: flex; gap: 8px; margin-bottom: 8px; font-size: 0.85em; }
+.tok-chips { display: flex; flex-wrap: wrap; gap: 6px 3px; font-family: ui-monospace, monospace; font-size: 0.85em;
+             line-height: 1.2; }
+.tok { display: inline-flex; flex-direction: column; align-items: center; padding: 2px 4px; border-radius: 4px;
+       border: 1px solid transparent; white-space: pre; }
+.tok sub { font-size: 0.7em; opacity: 0.65; }
+.tok.trained { background: #bbf7d0; border-color: #16a34a; color: #052e16; font-weight: 600; }
+.tok.masked { background: #f3f4f6; border-color: #d1d5db; color: #6b7280; }
+.tok.truncated { background: #fee2e2; border-color: #fca5a5; color: #9ca3af; text-decoration: line-through; }
+.tok-cut { align-self: stretch; padding: 2px 6px; border-left: 3px solid #dc2626; color: #dc2626; font-weight: 700; }
+.tok-more { color: #6b7280; font-style: italic; padding: 2px 6px; }
+.wb-progress { height: 14px; background: #e5e7eb; border-radius: 7px; overflow: hidden; }
+.wb-bar { height: 100%; background: #2563eb; transition: width 0.5s; }
+.wb-bar.wb-completed { background: #16a34a; } .wb-bar.wb-failed { background: #dc2626; }
+.wb-bar.wb-stopped { background: #9ca3af; }
+.wb-progress-text { margin-top: 4px; font-size: 0.9em; }
+/* A failed event shows its message in a toast; the bare "Error" badge Gradio lays over every
+   output of that event says nothing more and hides what the user typed. */
+[data-testid="status-tracker"]:has(> span.error) { display: none !important; }
+.wb-off { display: none !important; }  /* a group of Train fields the chosen stage does not have */
+"""
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: assume it can be reached from elsewhere
+
+
+def parse_auth(text: str) -> tuple[str, str]:
+    user, sep, password = (text or "").partition(":")
+    if not sep or not user or not password:
+        raise ConfigError("--auth must be USER:PASSWORD, both non-empty",
+                          hint="For example --auth alice:long-secret (or set WORKBENCH_AUTH).")
+    return user, password
+
+
+def check_exposure(host: str, share: bool, auth: str | None) -> None:
+    """Refuse to serve beyond this machine without a password: runs, data and models are private."""
+    if (share or not is_loopback(host)) and not auth:
+        reach = "a public share link" if share else f"{host} (reachable from other machines)"
+        raise ConfigError(f"serving on {reach} needs a password",
+                          hint="Add --auth USER:PASSWORD (or set WORKBENCH_AUTH), or keep the default "
+                               "--host 127.0.0.1.")
+    if auth:
+        parse_auth(auth)
+
+
+def build_app() -> gr.Blocks:
+    """The whole workbench as a gr.Blocks (not launched)."""
+    from workbench.models import DEFAULT_MODEL
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+        gr.Markdown(f"## {TITLE}\nBring a data file, see what is trained on, train SFT, reward models, DPO "
+                    "and RL as jobs in their own process, and compare the models side by side.",
+                    elem_id="title")
+        with gr.Row():
+            model = gr.Dropdown(choices=model_names(), value=DEFAULT_MODEL, allow_custom_value=True,
+                                label="Model (its tokenizer and chat template are used everywhere)",
+                                elem_id="model", scale=3)
+            max_length = gr.Number(value=512, precision=0, minimum=8, label="max_length (tokens; the trainer cuts here)",
+                                   elem_id="max-length", scale=1)
+        ctx: dict = {"demo": app, "model": model, "max_length": max_length}
+        with gr.Tabs(elem_id="tabs"):
+            data_tab.build(ctx)
+            tokens_tab.build(ctx)
+            train_tab.build(ctx)
+            compare_tab.build(ctx)
+            runs_tab.build(ctx)
+    return app
+
+
+def launch(host: str = "127.0.0.1", port: int | None = 7860, *, share: bool = False, auth: str | None = None,
+           open_browser: bool = True, prevent_thread_lock: bool = False, quiet: bool = False) -> gr.Blocks:
+    """Build and serve the app. Raises ConfigError before serving anything unsafe."""
+    check_exposure(host, share, auth)
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    app = build_app()
+    app.queue(default_concurrency_limit=1)
+    try:
+        app.launch(server_name=host, server_port=port or None, share=share,
+                   auth=parse_auth(auth) if auth else None, inbrowser=open_browser,
+                   prevent_thread_lock=prevent_thread_lock, max_file_size=UPLOAD_LIMIT, show_error=True,
+                   quiet=quiet, ssr_mode=False, mcp_server=False, pwa=False, enable_monitoring=False,
+                   css=CSS, footer_links=["gradio", "settings"])
+    except OSError as error:
+        raise ConfigError(f"cannot serve on {host}:{port}: {error}",
+                          hint="Another program uses that port: choose one with --port N.") from None
+    return app
+
+
+__all__ = ["build_app", "launch", "check_exposure", "is_loopback", "parse_auth"]

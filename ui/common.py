@@ -1,0 +1,163 @@
+"""What every tab shares: readable errors, data file paths, and the choices offered in dropdowns.
+
+The app is a thin front end: each handler calls the engine's public functions and turns what they
+return into components. A handler never lets an exception reach Gradio as a bare "Error": a
+`WorkbenchError` shows as its own message, anything else as one short line (the traceback goes to
+the console).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import html
+import inspect
+import logging
+import shutil
+from pathlib import Path
+
+import gradio as gr
+
+from workbench import paths
+from workbench.errors import DataError, WorkbenchError
+
+log = logging.getLogger("workbench.ui")
+
+# Data file types the upload accepts (what `workbench.data.read_records` reads).
+DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".gz")
+UPLOAD_LIMIT = "200mb"
+
+
+# ------------------------------------------------------------------ errors
+
+def readable(error: BaseException) -> str:
+    """One line a user can act on. Unexpected errors are logged with their traceback."""
+    if isinstance(error, WorkbenchError):
+        return str(error)
+    log.error("unexpected error in the app", exc_info=error)
+    text = (str(error).strip().splitlines() or [""])[0][:300]
+    if isinstance(error, MemoryError) or "out of memory" in text.lower():
+        return ("Out of memory: " + (text or "the machine ran out of memory") +
+                ". Try a smaller model, batch size or max length.")
+    return f"{type(error).__name__}: {text or 'unexpected error'} (details in the console where the app runs)"
+
+
+def _raise_readable(error: Exception):
+    if isinstance(error, gr.Error):
+        raise error
+    # gr.Error renders its message as HTML: escape paths and file contents.
+    raise gr.Error(html.escape(readable(error), quote=False), duration=30, print_exception=False) from None
+
+
+def guarded(fn):
+    """Wrap an event handler (function or generator) so its failure is a readable message."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def generator(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001 - every failure becomes a message
+                _raise_readable(error)
+        return generator
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001
+            _raise_readable(error)
+    return wrapper
+
+
+def notice(text: str, kind: str = "info") -> str:
+    """A status line for a Markdown component: kind is info | ok | error."""
+    # Plain text symbols: an emoji font is not on every machine (headless browsers show boxes).
+    icon = {"info": "", "ok": "✓ ", "error": "⚠ "}[kind]
+    return f"{icon}{text}"
+
+
+# ------------------------------------------------------------------ data files
+
+def data_path(text: str | None) -> str:
+    """A data file typed by the user: resolved, existing, a regular file with a data suffix.
+
+    Raises DataError naming the path and what to do; returns the resolved path as a string.
+    """
+    text = (text or "").strip().strip('"').strip("'")
+    if not text:
+        raise DataError("no data file chosen",
+                        hint="Upload a file, pick a sample file, or type a path on this machine.")
+    path = Path(text).expanduser().resolve()  # relative to where the app was started
+    if not path.exists():
+        raise DataError("file not found", path=path, hint="Check the path; it is read on the machine the app runs on.")
+    if path.is_dir():
+        raise DataError("is a folder, not a data file", path=path, hint="Pick one file inside it.")
+    if not path.is_file():
+        raise DataError("is not a regular file", path=path, hint="Give a JSONL, JSON, CSV or Parquet file.")
+    if not path.name.lower().endswith(DATA_SUFFIXES):
+        raise DataError(f"unknown file type '{''.join(path.suffixes) or path.name}'", path=path,
+                        hint=f"Use one of {', '.join(DATA_SUFFIXES)}.")
+    return str(path)
+
+
+def uploads_dir() -> Path:
+    return paths.home() / "uploads"
+
+
+def keep_upload(temp_path: str) -> str:
+    """Copy an upload out of Gradio's temporary cache into $WORKBENCH_HOME/uploads.
+
+    A training job reads its data file later, from another process; the temporary copy may be
+    gone by then. The file keeps its name, in a folder named by a hash of its content, so
+    re-uploading the same file reuses it and two files of one name do not collide.
+    """
+    source = Path(temp_path)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
+    target = uploads_dir() / digest / source.name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    return str(target)
+
+
+def sample_files() -> list[tuple[str, str]]:
+    """(label, path) of the project's sample data files."""
+    folder = paths.sample_data_dir()
+    return [(p.name, str(p)) for p in sorted(folder.iterdir())
+            if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES)] if folder.is_dir() else []
+
+
+def sample_file(name: str) -> str:
+    return str(paths.sample_data_dir() / name)
+
+
+# ------------------------------------------------------------------ choices
+
+def model_names() -> list[str]:
+    """Model names a user can pick (prepared or not); hub ids can still be typed."""
+    from workbench.models import list_models
+    return [m.name for m in list_models() if m.kind != "hub"]
+
+
+def run_names(*, stage: str | None = None, with_output: bool = False) -> list[str]:
+    """Run names, newest first; only one stage's, or only those with a trained output."""
+    from workbench.train.runfolder import list_runs
+    names = []
+    for run in list_runs():
+        if stage and run.config().get("stage") != stage:
+            continue
+        if with_output and run.output_dir() is None:
+            continue
+        names.append(run.name)
+    return names
+
+
+@functools.lru_cache(maxsize=4)
+def tokenizer_for(model: str):
+    """Tokenizers load in a second or two; the app keeps the last few."""
+    from workbench.models import load_tokenizer
+    return load_tokenizer(model)
+
+
+def esc(text) -> str:
+    return html.escape(str(text), quote=True)

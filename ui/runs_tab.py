@@ -1,0 +1,127 @@
+"""The Runs tab: every run folder in a table; open one for its curves, config and samples; export
+or delete it (deleting asks for confirmation). Reads runs through `workbench.train.runfolder`."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+import yaml
+
+from ui import charts
+from ui.common import esc, guarded, notice, run_names
+from ui.runview import samples_table, status_text
+
+# Metrics worth a column when any run has them (the latest logged value).
+KEY_METRICS = ("loss", "eval_loss", "mean_token_accuracy", "accuracy", "eval_accuracy", "margin",
+               "rewards/margins", "rewards/accuracies", "reward", "kl")
+BASE_COLUMNS = ["name", "stage", "state", "step", "base", "method"]
+
+
+def runs_table() -> pd.DataFrame:
+    """One row per run, newest first: state, stage, base (model or starting run), latest metrics."""
+    from workbench.train.runfolder import list_runs
+    summaries = [run.summary() for run in list_runs()]
+    metrics = [k for k in KEY_METRICS if any(k in s["last_metrics"] for s in summaries)]
+    rows = []
+    for s in summaries:
+        base = s["model"] or ""
+        if s.get("from_run"):
+            base = f"{base} ← {s['from_run']}"
+        row = [s["name"], s["stage"], s["state"], f"{s['step']}/{s['max_steps'] or '?'}", base, s["method"] or ""]
+        row += [round(s["last_metrics"][k], 4) if k in s["last_metrics"] else None for k in metrics]
+        rows.append(row)
+    return pd.DataFrame(rows, columns=BASE_COLUMNS + metrics)
+
+
+@guarded
+def open_run(name: str):
+    """(status, loss figure, stage figure, config YAML, samples, export folder) of one run."""
+    from workbench.train.runfolder import get_run
+    if not name:
+        return ("Pick a run from the table.", None, None, "", gr.update(visible=False), "")
+    run = get_run(name)
+    metrics, status, samples = run.metrics(), run.status(), run.samples()
+    output = run.output_dir()
+    checkpoints = ", ".join(p.name for p in run.checkpoints()) or "none"
+    details = (f"{status_text(run.name, status)}\n\nFolder `{esc(run.path)}` · output "
+               f"`{esc(output.name) if output else 'none yet'}` · checkpoints {esc(checkpoints)}")
+    return (details, charts.loss_figure({run.name: metrics}), charts.stage_figure({run.name: metrics}),
+            yaml.safe_dump(run.config(), sort_keys=False),
+            gr.update(value=samples_table(samples), visible=bool(samples)), default_export_dir(run.name))
+
+
+def default_export_dir(name: str) -> str:
+    from workbench import paths
+    return str(paths.home() / "exports" / name)
+
+
+@guarded
+def export(name: str, out_dir: str, merge: bool) -> str:
+    from workbench.evaluate import export_run
+    if not name:
+        return notice("Pick a run to export.", "error")
+    done = export_run(name, out_dir or default_export_dir(name), merge=merge)
+    return notice(f"Exported {esc(name)} ({esc(done['kind'])}, base {esc(done['base'])}) to "
+                  f"`{esc(done['path'])}`: {esc(', '.join(done['files']))}.", "ok")
+
+
+@guarded
+def ask_delete(name: str):
+    if not name:
+        return gr.update(visible=False), notice("Pick a run to delete.", "error")
+    return (gr.update(visible=True),
+            notice(f"Delete run **{esc(name)}** with its checkpoints and metrics, for good?", "error"))
+
+
+@guarded
+def confirm_delete(name: str):
+    from workbench.train.runfolder import delete_run
+    delete_run(name)
+    names = run_names()
+    return (gr.update(visible=False), notice(f"Deleted run {esc(name)}.", "ok"), runs_table(),
+            gr.update(choices=names, value=names[0] if names else None))
+
+
+def build(ctx: dict) -> gr.Tab:
+    with gr.Tab("Runs", id="runs", elem_id="tab-runs") as tab:
+        with gr.Row():
+            refresh = gr.Button("Refresh", elem_id="runs-refresh", scale=0)
+            pick = gr.Dropdown(choices=run_names(), value=None, label="Open run", elem_id="runs-pick", scale=3)
+        table = gr.Dataframe(value=runs_table(), interactive=False, wrap=True, max_height=300,
+                             label="Runs (newest first); click a row to open it", elem_id="runs-table")
+        details = gr.Markdown(elem_id="runs-details")
+        with gr.Row():
+            loss_plot = gr.Plot(label="Loss", show_label=False, elem_id="runs-loss-plot")
+            stage_plot = gr.Plot(label="Stage metrics", show_label=False, elem_id="runs-stage-plot")
+        with gr.Row():
+            config = gr.Code(label="config.yaml", language="yaml", interactive=False, elem_id="runs-config")
+            samples = gr.Dataframe(label="Samples", visible=False, interactive=False, wrap=True,
+                                   elem_id="runs-samples")
+        with gr.Row():
+            export_dir = gr.Textbox(label="Export to folder", elem_id="runs-export-dir", scale=3)
+            merge = gr.Checkbox(label="Merge the adapter into the base (a standalone model)", value=False,
+                                elem_id="runs-export-merge", scale=2)
+            export_button = gr.Button("Export", elem_id="runs-export", scale=1)
+            delete_button = gr.Button("Delete…", variant="stop", elem_id="runs-delete", scale=1)
+        message = gr.Markdown(elem_id="runs-message")
+        with gr.Row(visible=False, elem_id="runs-confirm-row") as confirm_row:
+            confirm = gr.Button("Yes, delete it", variant="stop", elem_id="runs-delete-confirm")
+            cancel = gr.Button("Cancel", elem_id="runs-delete-cancel")
+
+    def refresh_all(current):
+        names = run_names()
+        return runs_table(), gr.update(choices=names, value=current if current in names else None)
+
+    def on_select(frame: pd.DataFrame, event: gr.SelectData):
+        row = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
+        return frame.iloc[row]["name"] if frame is not None and len(frame) > row else gr.skip()
+
+    refresh.click(refresh_all, pick, [table, pick], api_name="runs_table")
+    tab.select(refresh_all, pick, [table, pick], api_visibility="private")
+    table.select(on_select, table, pick, api_visibility="private")
+    pick.change(open_run, pick, [details, loss_plot, stage_plot, config, samples, export_dir], api_name="open_run")
+    export_button.click(export, [pick, export_dir, merge], message, api_name="export_run")
+    delete_button.click(ask_delete, pick, [confirm_row, message], api_visibility="private")
+    cancel.click(lambda: (gr.update(visible=False), ""), None, [confirm_row, message], api_visibility="private")
+    confirm.click(confirm_delete, pick, [confirm_row, message, table, pick], api_name="delete_run")
+    return tab

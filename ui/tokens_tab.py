@@ -1,0 +1,98 @@
+"""The Tokenization tab: one row through the model's chat template, each token a chip with its id.
+
+Trained tokens (the loss is computed on them) look different from masked ones, and the point
+where `max_length` cuts the row is marked. The view comes from `workbench.data.tokens.token_view`,
+the same code the SFT stage trains with.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from ui.common import data_path, esc, guarded, tokenizer_for
+
+MAX_CHIPS = 2000  # a browser draws a few thousand spans comfortably; longer rows are summarised
+
+LEGEND = ('<div class="tok-legend"><span class="tok trained">trained</span>'
+          '<span class="tok masked">masked (no loss)</span>'
+          '<span class="tok masked truncated">cut by max_length</span></div>')
+
+
+def chip_text(text: str) -> str:
+    """Make whitespace visible: a space is a middle dot, a newline a return arrow."""
+    return esc(text.replace(" ", "·").replace("\n", "↵").replace("\t", "→")) or "∅"
+
+
+def chips_html(view: dict, limit: int = MAX_CHIPS) -> str:
+    """The token chips of a `token_view` result, with a cut marker at `view["cut_at"]`."""
+    parts = [LEGEND, '<div class="tok-chips">']
+    for token in view["tokens"][:limit]:
+        if view["cut_at"] is not None and token["index"] == view["cut_at"]:
+            parts.append(f'<span class="tok-cut" title="the trainer never sees what follows">'
+                         f'✂ max_length {view["max_length"]}</span>')
+        kind = "trained" if token["trained"] else "masked"
+        if token["truncated"]:
+            kind += " truncated"
+        title = f"#{token['index']} id {token['id']} · {'trained' if token['trained'] else 'masked'}"
+        parts.append(f'<span class="tok {kind}" title="{esc(title)}">'
+                     f'<span class="tok-text">{chip_text(token["text"])}</span>'
+                     f'<sub class="tok-id">{token["id"]}</sub></span>')
+    if len(view["tokens"]) > limit:
+        parts.append(f'<span class="tok-more">… {len(view["tokens"]) - limit} more tokens</span>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def stats_text(view: dict, row_number: int, line, model: str) -> str:
+    cut = (f"max_length {view['max_length']} cuts it at token {view['cut_at']}"
+           if view["cut_at"] is not None else f"max_length {view['max_length']} keeps all of it")
+    return (f"Row {row_number} (file line {line}) through **{esc(model)}**: **{view['n_tokens']} tokens**, "
+            f"**{view['n_trained']} trained**; {cut}.")
+
+
+@guarded
+def show_tokens(path_text: str, model: str, row_number, max_length, assistant_only: bool):
+    """Returns (stats markdown, chips HTML, rendered template text, row slider update)."""
+    from workbench.data import load_rows
+    from workbench.data.tokens import token_view
+    from workbench.errors import DataError
+    path = data_path(path_text)
+    rows = load_rows(path)
+    row_number = int(row_number or 1)
+    if not 1 <= row_number <= len(rows):
+        raise DataError(f"row {row_number} is out of range: the file has {len(rows)} usable rows",
+                        path=path, hint="Rows are numbered from 1.")
+    row = rows[row_number - 1]
+    view = token_view(tokenizer_for(model), row, max_length=int(max_length) if max_length else None,
+                      assistant_only=assistant_only)
+    return (stats_text(view, row_number, row.get("_line"), model), chips_html(view), view["text"],
+            gr.update(maximum=len(rows)))
+
+
+def show_tokens_if_chosen(path_text: str, *rest):
+    """Refresh the view when a file is chosen; leave the page as it is otherwise."""
+    if not (path_text or "").strip():
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return show_tokens(path_text, *rest)
+
+
+def build(ctx: dict) -> gr.Tab:
+    with gr.Tab("Tokenization", id="tokens", elem_id="tab-tokens") as tab:
+        gr.Markdown("A row rendered through the model's chat template. Hover a chip for its position; "
+                    "the small number is the token id. The loss is computed on **trained** tokens only.")
+        with gr.Row():
+            row = gr.Slider(1, 100, value=1, step=1, label="Row (usable rows, from 1)", elem_id="tok-row")
+            assistant_only = gr.Checkbox(value=True, label="Train on assistant turns only",
+                                         elem_id="tok-assistant-only")
+            show = gr.Button("Show tokens", variant="primary", elem_id="tok-show")
+        stats = gr.Markdown("Choose a data file in the Data tab, then show its tokens.", elem_id="tok-stats")
+        chips = gr.HTML(elem_id="tok-chips")
+        template = gr.Textbox(label="Rendered chat template text", lines=8, max_lines=20,
+                              elem_id="tok-template", buttons=["copy"])
+    inputs = [ctx["data_path"], ctx["model"], row, ctx["max_length"], assistant_only]
+    outputs = [stats, chips, template, row]
+    show.click(show_tokens, inputs, outputs, api_name="tokens")
+    for trigger in (row.release, assistant_only.input, ctx["max_length"].submit, ctx["model"].input):
+        trigger(show_tokens_if_chosen, inputs, outputs, api_visibility="private")
+    tab.select(show_tokens_if_chosen, inputs, outputs, api_visibility="private")
+    return tab
