@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from workbench.errors import WorkbenchError
@@ -282,6 +283,154 @@ def cmd_runs_delete(args) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- compare, score, eval, export
+
+def _sampling(args) -> dict:
+    return dict(seed=args.seed, temperature=args.temperature, top_p=args.top_p,
+                max_new_tokens=args.max_new_tokens)
+
+
+def cmd_compare(args) -> int:
+    from workbench.evaluate import Comparer, as_messages
+    messages = as_messages(args.prompt, system=args.system)
+    print(f"loading {args.models} ...", file=sys.stderr)
+    comparer = Comparer(args.models, base=args.base, reward_model=args.reward_model)
+    if args.json:
+        _print_json([answer.to_dict() for answer in comparer.compare(messages, **_sampling(args))])
+        return EXIT_OK
+    for label in comparer.models:
+        print(f"=== {label}")
+        shown = ""
+        for text in comparer.stream(messages, model=label, **_sampling(args)):
+            sys.stdout.write(text[len(shown):] if text.startswith(shown) else "\n" + text)
+            sys.stdout.flush()
+            shown = text
+        answer = comparer.last_answers[label]
+        reward = comparer.score(messages, answer.text)
+        print(f"\n--- {answer.tokens} tokens in {answer.seconds:.1f} s"
+              + (f", reward {reward:.3f}" if reward is not None else "") + "\n")
+    return EXIT_OK
+
+
+def cmd_score(args) -> int:
+    from workbench.evaluate import as_messages
+    from workbench.evaluate.score import RewardScorer
+    score = RewardScorer(args.reward_model).score(as_messages(args.prompt, system=args.system),
+                                                  args.response)
+    if args.json:
+        _print_json({"reward_model": args.reward_model, "score": score})
+    else:
+        print(f"{score:.4f}")
+    return EXIT_OK
+
+
+def _fmt(value, spec=".4g") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def cmd_eval(args) -> int:
+    from workbench.evaluate import evaluate_file
+    from workbench.evaluate.evaluate import evals_dir
+    record = evaluate_file(args.models, args.data, reward_model=args.reward_model, base=args.base,
+                           max_rows=args.max_rows, seed=args.seed, max_new_tokens=args.max_new_tokens,
+                           temperature=args.temperature)
+    if args.json:
+        _print_json(record)
+        return EXIT_OK
+    print(f"{'model':<28} {'loss':>8} {'ppl':>9} {'pref acc':>9} {'per tok':>8} {'reward':>8}")
+    for label, m in record["models"].items():
+        print(f"{label:<28} {_fmt(m.get('loss')):>8} {_fmt(m.get('perplexity')):>9} "
+              f"{_fmt(m.get('preference_accuracy'), '.3f'):>9} "
+              f"{_fmt(m.get('preference_accuracy_per_token'), '.3f'):>8} "
+              f"{_fmt(m.get('mean_reward'), '.3f'):>8}")
+    if any("preference_accuracy" in m for m in record["models"].values()):
+        print("pref acc: chosen more likely than rejected (summed log-likelihood, favours short answers); "
+              "per tok: the same per answer token")
+    if record["win_rates"]:
+        print("\nwin rates by reward score (ties count half; 95% Wilson interval):")
+    for row in record["win_rates"]:
+        print(f"  {row['model']} vs {row['opponent']}: {row['win_rate']:.2f} "
+              f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]  ({row['wins']} won, {row['losses']} lost, "
+              f"{row['ties']} tied of n={row['n']} prompts)")
+    print(f"\nsaved: {evals_dir() / (record['id'] + '.json')} (and in each run's evals/)")
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from workbench.evaluate import export_run
+    from workbench.evaluate.export import MARKER
+    folder = export_run(args.run, args.out, merge=args.merge, force=args.force)
+    info = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    files = sorted(p.name for p in folder.iterdir())
+    if args.json:
+        _print_json({**info, "path": str(folder), "files": files})
+    else:
+        print(f"exported run {info['run']} ({info['kind']}, base {info['base']}) to {folder}: "
+              + ", ".join(files))
+    return EXIT_OK
+
+
+def _add_sampling_options(p) -> None:
+    p.add_argument("--seed", type=int, default=0, help="sampling seed; the same seed gives the same answer")
+    p.add_argument("--temperature", type=float, default=0.7, help="0 = greedy (default: 0.7)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling cut (default: 1.0, off)")
+    p.add_argument("--max-new-tokens", type=int, default=128, help="answer length limit (default: 128)")
+
+
+def _add_evaluate_parsers(commands) -> None:
+    """compare, score, eval and export."""
+    models_help = "comma-separated: base, run names, model names (e.g. base,sft-1,dpo-2)"
+    p = commands.add_parser("compare", help="answer one prompt with several models side by side")
+    p.add_argument("--prompt", required=True, help="the user's message")
+    p.add_argument("--models", required=True, help=models_help)
+    p.add_argument("--system", help="an optional system message")
+    p.add_argument("--base", help="what 'base' means (default: the base of the runs listed)")
+    p.add_argument("--reward-model", help="a reward run that scores every answer")
+    _add_sampling_options(p)
+    p.add_argument("--json", action="store_true",
+                   help='print [{"model", "text", "tokens", "seconds", "reward"}]')
+    p.set_defaults(func=cmd_compare)
+
+    p = commands.add_parser("score", help="a reward model's score of one answer to one prompt")
+    p.add_argument("--reward-model", required=True, help="a reward run")
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--response", required=True)
+    p.add_argument("--system", help="an optional system message")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_score)
+
+    p = commands.add_parser("eval", help="held-out loss, preference accuracy, reward and win rates")
+    p.add_argument("--models", required=True, help=models_help)
+    p.add_argument("--data", required=True,
+                   help="held-out file: sft -> loss; preference -> preference accuracy (and reward "
+                        "with --reward-model); prompts -> reward (needs --reward-model)")
+    p.add_argument("--reward-model", help="a reward run that scores each model's own answers")
+    p.add_argument("--base", help="what 'base' means (default: the base of the runs listed)")
+    p.add_argument("--max-rows", type=int, default=50, help="first N rows of the file (default: 50)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--temperature", type=float, default=0.0, help="for the generations; 0 = greedy (default)")
+    p.add_argument("--max-new-tokens", type=int, default=64, help="answer length limit (default: 64)")
+    p.add_argument("--json", action="store_true", help="print the whole saved result")
+    p.set_defaults(func=cmd_eval)
+
+    p = commands.add_parser("export", help="write a run's adapter, or a merged standalone model folder")
+    p.add_argument("run")
+    p.add_argument("--out", required=True, help="target folder (must be empty or new)")
+    p.add_argument("--merge", action="store_true",
+                   help="fold the adapter into the base: a transformers folder that needs no peft")
+    p.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_export)
+
+
+# ---------------------------------------------------------------- launch
+
+def cmd_launch(args) -> int:
+    from ui.app import launch
+    launch(args.host, args.port, share=args.share, auth=args.auth, open_browser=not args.no_browser)
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -324,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_data_tokens)
 
-    train = commands.add_parser("train", help="train a stage (sft, reward, dpo) as a job in its own process")
+    train = commands.add_parser("train", help="train a stage (sft, reward, dpo, ppo, rloo) as a job in its own process")
     train_sub = train.add_subparsers(dest="stage", metavar="STAGE", required=True)
     from workbench.train.config import STAGE_CONFIGS
     for stage, cls in STAGE_CONFIGS.items():
@@ -362,6 +511,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run")
     p.add_argument("--yes", action="store_true")
     p.set_defaults(func=cmd_runs_delete)
+
+    p = commands.add_parser("launch", help="open the GUI (a Gradio app served on 127.0.0.1)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="interface to bind; anything but loopback needs --auth (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    p.add_argument("--share", action="store_true", help="also make a public gradio.live link (needs --auth)")
+    p.add_argument("--auth", default=os.environ.get("WORKBENCH_AUTH"), metavar="USER:PASSWORD",
+                   help="require this login; read from $WORKBENCH_AUTH when not given")
+    p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    p.set_defaults(func=cmd_launch)
+
+    _add_evaluate_parsers(commands)
     return parser
 
 

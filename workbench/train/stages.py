@@ -9,6 +9,8 @@ STAGE_MODULES = {
     "sft": "workbench.train.sft",
     "reward": "workbench.train.reward",
     "dpo": "workbench.train.dpo",
+    "ppo": "workbench.train.ppo",
+    "rloo": "workbench.train.rloo",
 }
 
 

@@ -1,0 +1,339 @@
+"""Side by side: the base, SFT and RLHF variants answering the same prompt, from one base in memory.
+
+Variants are named as everywhere else ("base", a run name, a model name; see
+`workbench.models.variants.model_ref`). Variants that share a base are served from ONE loaded copy
+of it: each run's PEFT adapter is loaded onto the same `PeftModel` under its own name and picked
+with `set_adapter`; "base" runs with the adapters disabled. Three variants of a 135M model then
+cost one model plus three small adapters, not three models.
+
+Sampling is seeded right before every generation, so an answer depends only on (variant, prompt,
+seed, settings), never on which variant went first. temperature 0 means greedy decoding.
+
+    comparer = Comparer(["base", "sft-1", "dpo-2"], reward_model="rm-3")
+    for answer in comparer.compare([{"role": "user", "content": "Hi"}], seed=0):
+        print(answer.model, answer.reward, answer.text)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from queue import Queue
+from typing import Iterator
+
+from workbench.errors import ConfigError, DataError, ModelError
+
+
+@dataclass
+class Answer:
+    """One variant's answer. tokens: generated tokens, the end-of-turn token included;
+    seconds: wall time of the generation; reward: the reward model's score, when one was given."""
+
+    model: str
+    text: str
+    tokens: int
+    seconds: float
+    reward: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def as_messages(prompt, *, system: str | None = None) -> list[dict]:
+    """A chat prompt as messages: a string is one user turn; a list of role/content dicts is kept."""
+    if isinstance(prompt, str):
+        messages = [{"role": "user", "content": prompt}]
+    elif isinstance(prompt, (list, tuple)) and all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+            for m in prompt) and prompt:
+        messages = [{"role": m["role"], "content": m["content"]} for m in prompt]
+    else:
+        raise DataError("a prompt is a string or a non-empty list of {'role', 'content'} messages",
+                        field="prompt", hint='Pass e.g. [{"role": "user", "content": "Hello"}].')
+    if system and messages[0]["role"] != "system":
+        messages = [{"role": "system", "content": system}] + messages
+    return messages
+
+
+def parse_models(models) -> list[str]:
+    """Variant labels from a list or a comma-separated string, in order, each once."""
+    labels = [m.strip() for m in (models.split(",") if isinstance(models, str) else models)]
+    labels = [m for m in labels if m]
+    if not labels:
+        raise ModelError("no models to compare.", hint="Name them, e.g. --models base,SFT_RUN,DPO_RUN.")
+    twice = sorted({m for m in labels if labels.count(m) > 1})
+    if twice:
+        raise ModelError(f"'{twice[0]}' is listed twice.", hint="Name each model once.")
+    return labels
+
+
+# ---------------------------------------------------------------- resolving names
+
+def resolve_variants(labels: list[str], base: str | None = None) -> list:
+    """ModelRefs for `labels`. "base" is `base`, else the base of the first adapter run listed,
+    else the default model: `base,sft-1` compares sft-1 with the model it was trained from."""
+    from workbench.models import resolve_model
+    from workbench.models.sources import DEFAULT_MODEL
+    from workbench.models.variants import model_ref
+
+    refs = {label: model_ref(label) for label in labels if label != "base"}
+    for label, ref in refs.items():
+        if ref.stage == "reward":
+            raise ModelError(f"'{label}' is a reward-model run: it scores answers, it does not write them.",
+                             hint=f"Pass it as the reward model (--reward-model {label}).")
+        if not ref.is_run:
+            try:
+                resolve_model(ref.base)
+            except ModelError:
+                raise ModelError(f"'{label}' is neither 'base', a run, nor a model on this machine.",
+                                 hint="`workbench runs list` shows the runs, `workbench models list` "
+                                      "the models.") from None
+    base = base or next((r.base for r in refs.values() if r.adapter is not None), None) or DEFAULT_MODEL
+    return [refs[label] if label != "base" else model_ref("base", base=base) for label in labels]
+
+
+@dataclass
+class _LoadedBase:
+    """One base model in memory, wrapped in a PeftModel when any variant needs an adapter."""
+
+    name: str
+    model: object
+    tokenizer: object
+    adapters: dict[str, str] = field(default_factory=dict)  # label -> PEFT adapter name
+
+
+def _load_base(name: str, adapters: list[tuple[str, object]]) -> _LoadedBase:
+    """Load `name` once and every (label, adapter folder) onto it."""
+    from workbench.models import load_causal_lm, load_tokenizer
+
+    tokenizer = load_tokenizer(name)
+    model = load_causal_lm(name, method="lora", for_training=False)
+    loaded = _LoadedBase(name, model, tokenizer)
+    for i, (label, folder) in enumerate(adapters):
+        # PEFT adapter names become module keys, which may not contain '.' (run names may).
+        adapter_name = f"variant{i}"
+        if i == 0:
+            from peft import PeftModel
+            loaded.model = PeftModel.from_pretrained(model, str(folder), adapter_name=adapter_name)
+        else:
+            loaded.model.load_adapter(str(folder), adapter_name=adapter_name)
+        loaded.adapters[label] = adapter_name
+    loaded.model.eval()
+    return loaded
+
+
+class _Stop:
+    """A transformers StoppingCriteria that ends generation once `event` is set (a stream abandoned)."""
+
+    def __init__(self, event: threading.Event):
+        self.event = event
+
+    def __call__(self, input_ids, scores, **kwargs):
+        import torch
+        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool,
+                          device=input_ids.device)
+
+
+class _QueueStreamer:
+    """A transformers streamer that forwards each new token id to a queue (the prompt is skipped)."""
+
+    def __init__(self, queue: Queue):
+        self.queue, self.prompt_seen = queue, False
+
+    def put(self, value):
+        if not self.prompt_seen:  # generate() first sends the prompt ids
+            self.prompt_seen = True
+            return
+        self.queue.put(("ids", value.reshape(-1).tolist()))
+
+    def end(self):
+        pass
+
+
+class Comparer:
+    """Serves several variants ("base", run names, model names) from ONE copy of each distinct base:
+    PEFT adapters are loaded onto one PeftModel under names and switched with set_adapter /
+    disable_adapter; the base is never loaded twice.
+
+    models: the labels, in order. reward_model: a reward run that scores every answer (it is a
+    separate sequence-classification model with its own score head, loaded once).
+    last_answers: the Answer of each variant's latest generation (also after `stream`).
+    Calls are serialised by a lock: switching adapters is not thread-safe.
+    """
+
+    def __init__(self, models: list[str], *, base: str | None = None, reward_model: str | None = None):
+        self.models = parse_models(models)
+        refs = resolve_variants(self.models, base)
+        self.reward_model = reward_model
+        self.scorer = None
+        if reward_model:
+            from workbench.evaluate.score import RewardScorer
+            self.scorer = RewardScorer(reward_model)
+        # Grouped by folder, so "tiny" and the path it resolves to are one base, loaded once.
+        from workbench.models import resolve_model
+        self._base_of = {ref.label: str(resolve_model(ref.base)) for ref in refs}
+        self._bases: dict[str, _LoadedBase] = {}
+        for folder in dict.fromkeys(self._base_of.values()):
+            group = [ref for ref in refs if self._base_of[ref.label] == folder]
+            adapters = [(ref.label, ref.adapter) for ref in group if ref.adapter]
+            self._bases[folder] = _load_base(group[0].base, adapters)
+        self.last_answers: dict[str, Answer] = {}
+        self._lock = threading.RLock()
+
+    # ------------------------------------------------------------ variants
+    def _loaded(self, model: str) -> _LoadedBase:
+        if model not in self._base_of:
+            raise ModelError(f"'{model}' is not one of the models loaded here ({', '.join(self.models)}).",
+                             hint="Create the Comparer with it in `models`.")
+        return self._bases[self._base_of[model]]
+
+    def tokenizer(self, model: str):
+        return self._loaded(model).tokenizer
+
+    def base_models(self) -> list:
+        """The distinct base models held in memory (one per distinct base, however many variants)."""
+        return [loaded.model for loaded in self._bases.values()]
+
+    @contextmanager
+    def variant(self, model: str):
+        """Make `model` the active variant and yield the module to call (holds the lock)."""
+        loaded = self._loaded(model)
+        adapter = loaded.adapters.get(model)
+        with self._lock:
+            if adapter is not None:
+                loaded.model.set_adapter(adapter)
+                yield loaded.model
+            elif loaded.adapters:  # the base of a PeftModel: every adapter off
+                with loaded.model.disable_adapter():
+                    yield loaded.model
+            else:
+                yield loaded.model
+
+    # ------------------------------------------------------------ generation
+    def _generate(self, messages: list[dict], model: str, seed: int, temperature: float, top_p: float,
+                  max_new_tokens: int, streamer=None, stop: threading.Event | None = None) -> Answer:
+        import torch
+
+        from workbench.data.tokens import encode_prompt
+        if max_new_tokens < 1:
+            raise ConfigError(f"max_new_tokens must be at least 1, not {max_new_tokens}.")
+        if temperature < 0 or not 0 < top_p <= 1:
+            raise ConfigError(f"temperature must be >= 0 and top_p in (0, 1], not {temperature} and {top_p}.")
+        tokenizer = self.tokenizer(model)
+        prompt_ids = encode_prompt(tokenizer, messages)
+        settings = dict(max_new_tokens=max_new_tokens, do_sample=temperature > 0,
+                        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+        if temperature > 0:
+            # top_k=0 switches off transformers' default top-50 cut: only what the user set applies.
+            settings.update(temperature=temperature, top_p=top_p, top_k=0)
+        else:
+            settings.update(temperature=None, top_p=None, top_k=None)
+        if stop is not None:
+            from transformers import StoppingCriteriaList
+            settings["stopping_criteria"] = StoppingCriteriaList([_Stop(stop)])
+        with self.variant(model) as module:
+            device = next(module.parameters()).device
+            input_ids = torch.tensor([prompt_ids], device=device)
+            torch.manual_seed(seed)  # here, not earlier: the answer must not depend on call order
+            started = time.perf_counter()
+            with torch.no_grad():
+                output = module.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+                                         streamer=streamer, **settings)
+            seconds = time.perf_counter() - started
+        new_ids = output[0, len(prompt_ids):].tolist()
+        text = tokenizer.decode(new_ids, skip_special_tokens=True)
+        answer = Answer(model=model, text=text, tokens=len(new_ids), seconds=round(seconds, 3))
+        self.last_answers[model] = answer
+        return answer
+
+    def generate(self, messages: list[dict], *, model: str, seed: int = 0, temperature: float = 0.7,
+                 top_p: float = 1.0, max_new_tokens: int = 128) -> Answer:
+        """One variant's answer to a chat prompt (messages, or a string for one user turn)."""
+        return self._generate(as_messages(messages), model, seed, temperature, top_p, max_new_tokens)
+
+    def stream(self, messages, *, model, seed=0, temperature=0.7, top_p=1.0,
+               max_new_tokens=128) -> Iterator[str]:
+        """Yield the growing answer text, token by token. The last text equals `generate`'s with the
+        same seed and settings (same code path); `last_answers[model]` then holds the Answer.
+        Closing the iterator early stops the generation after the current token."""
+        messages = as_messages(messages)
+        self._loaded(model)  # an unknown model fails here, not in the worker thread
+        queue: Queue = Queue()
+        stop = threading.Event()
+
+        def work():
+            try:
+                queue.put(("done", self._generate(messages, model, seed, temperature, top_p,
+                                                  max_new_tokens, _QueueStreamer(queue), stop)))
+            except BaseException as error:  # handed to the consumer, who raises it
+                queue.put(("error", error))
+
+        worker = threading.Thread(target=work, name=f"stream-{model}", daemon=True)
+        worker.start()
+        tokenizer, ids, shown = self.tokenizer(model), [], None
+        try:
+            while True:
+                kind, value = queue.get()
+                if kind == "error":
+                    raise value
+                if kind == "done":
+                    if value.text != shown:
+                        yield value.text
+                    return
+                ids += value
+                text = tokenizer.decode(ids, skip_special_tokens=True)
+                # A multi-byte character split over tokens decodes to U+FFFD until it is complete.
+                if text != shown and not text.endswith("\ufffd"):
+                    shown = text
+                    yield text
+        finally:
+            stop.set()
+            worker.join()
+
+    # ------------------------------------------------------------ scoring and many variants
+    def score(self, messages, text: str) -> float | None:
+        """The reward model's score of `text` as the answer to `messages`; None without a reward model."""
+        if self.scorer is None:
+            return None
+        return self.scorer.score(as_messages(messages), text)
+
+    def _fill_rewards(self, pairs: list[tuple[list[dict], Answer]]) -> None:
+        if self.scorer is None:
+            return
+        scores = self.scorer.score_many([(messages, answer.text) for messages, answer in pairs])
+        for (_, answer), score in zip(pairs, scores):
+            answer.reward = round(float(score), 6)
+
+    def compare(self, messages, **sampling) -> list[Answer]:
+        """Every variant's answer with the same seed and settings, in `models` order; each reward
+        filled in when a reward model was given."""
+        messages = as_messages(messages)
+        answers = [self.generate(messages, model=label, **sampling) for label in self.models]
+        self._fill_rewards([(messages, answer) for answer in answers])
+        return answers
+
+    def chat(self, histories: dict[str, list[dict]], user_text: str, **sampling) -> dict[str, Answer]:
+        """One more turn of a multi-turn conversation, for every variant at once.
+
+        histories: label -> that variant's own conversation so far (created when missing); each
+        gets the user turn and then its own answer appended, in place. Returns label -> Answer.
+        """
+        answers, pairs = {}, []
+        for label in self.models:
+            history = histories.setdefault(label, [])
+            history.append({"role": "user", "content": user_text})
+            answer = self.generate(history, model=label, **sampling)
+            pairs.append((list(history), answer))
+            history.append({"role": "assistant", "content": answer.text})
+            answers[label] = answer
+        self._fill_rewards(pairs)
+        return answers
+
+
+def compare(prompt: str | list[dict], models: list[str], *, base: str | None = None,
+            reward_model: str | None = None, system: str | None = None, **sampling) -> list[Answer]:
+    """One-shot: load the variants, answer `prompt` with each (same seed and settings), return answers."""
+    comparer = Comparer(models, base=base, reward_model=reward_model)
+    return comparer.compare(as_messages(prompt, system=system), **sampling)

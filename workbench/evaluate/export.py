@@ -1,0 +1,144 @@
+"""Export a run for use outside the workbench.
+
+    merge=False  the adapter folder as trained (adapter_config.json, adapter_model.safetensors,
+                 tokenizer and chat template) plus `workbench_export.json`, which names the base
+    merge=True   a standalone transformers folder: the adapter folded into the base weights,
+                 safetensors only, tokenizer and chat template included; loads with
+                 AutoModelForCausalLM (AutoModelForSequenceClassification for a reward run)
+                 and no peft
+
+A run that trained the full model exports its model folder either way. Nothing pickled is ever
+written (the trainer's training_args.bin is left behind), and the folder is written beside its
+target and renamed into place, so a failed export leaves nothing that looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from workbench import paths
+from workbench.errors import RunError, WorkbenchError
+
+MARKER = "workbench_export.json"
+_PICKLED = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+
+
+def _check_out_dir(out: Path, force: bool, protected: list[Path]) -> None:
+    """Refuse a non-empty `out` unless force; never replace a folder that holds `protected` ones."""
+    if out.exists() and not out.is_dir():
+        raise WorkbenchError(f"{out} is a file, not a folder.", hint="Give --out a folder path.")
+    if not out.is_dir() or not any(out.iterdir()):
+        return
+    if not force:
+        raise WorkbenchError(f"{out} is not empty; exporting would replace what is in it.",
+                             hint="Choose an empty or new folder, or add --force to replace it.")
+    resolved = out.resolve()
+    for path in protected:
+        if path.resolve() == resolved or resolved in path.resolve().parents:
+            raise WorkbenchError(f"--force would delete {out}, which holds {path}.",
+                                 hint="Export into a folder of its own.")
+
+
+def _copy_plain_files(source: Path, target: Path) -> list[str]:
+    """Copy the top-level files of `source` except pickled ones; returns the names copied.
+    (Subfolders are skipped: DPO leaves its frozen reference adapter in adapter/ref/.)"""
+    copied = []
+    for path in sorted(source.iterdir()):
+        if path.is_file() and not path.name.endswith(_PICKLED):
+            shutil.copy2(path, target / path.name)
+            copied.append(path.name)
+    return copied
+
+
+def _merged_model(ref, stage: str | None):
+    """The base with the run's adapter folded in (no peft left), in full precision."""
+    from peft import PeftModel
+
+    from workbench.models import load_causal_lm, load_reward_model
+
+    # A QLoRA run's adapter is merged into the full-precision base: a 4-bit model cannot be saved
+    # as an ordinary checkpoint, and the adapter was trained to correct the same weights.
+    load = load_reward_model if stage == "reward" else load_causal_lm
+    model = load(ref.base, method="lora", for_training=False)
+    return PeftModel.from_pretrained(model, str(ref.adapter)).merge_and_unload()
+
+
+def export_run(run: str, out_dir, merge: bool = False, *, force: bool = False) -> Path:
+    """Write run `run`'s result to `out_dir` (see the module docstring) and return that folder.
+
+    Its workbench_export.json says what it is: "run", "stage", "kind" ("adapter" | "merged" |
+    "model"), "base", "base_path", "architecture", "how_to_load" and the run's config.
+    Raises RunError for an unknown or unfinished run, WorkbenchError for a non-empty out_dir
+    without force.
+    """
+    from workbench.models.variants import model_ref
+    from workbench.train.runfolder import get_run
+
+    source_run = get_run(run)
+    state = source_run.status().get("state")
+    if state != "completed":
+        raise RunError(f"run '{source_run.name}' has not completed (it is {state}), so it has nothing "
+                       "final to export.", hint=f"Wait for it, or `workbench runs resume {source_run.name}`.")
+    ref = model_ref(source_run.name)
+    out = Path(out_dir).expanduser()
+    _check_out_dir(out, force, [source_run.path, paths.home(), Path.cwd()])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.export-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        if ref.adapter is None:  # a full fine-tune: its model folder is already standalone
+            kind, base = "model", source_run.config().get("model")
+            _copy_plain_files(Path(ref.base), tmp)
+        elif merge:
+            kind, base = "merged", ref.base
+            model = _merged_model(ref, ref.stage)
+            config = getattr(model, "config", None)
+            if config is not None and getattr(config, "quantization_config", None) is not None:
+                del config.quantization_config
+            model.save_pretrained(str(tmp), safe_serialization=True)
+            from workbench.models import load_tokenizer
+            load_tokenizer(ref.base).save_pretrained(str(tmp))  # with its chat template
+        else:
+            kind, base = "adapter", ref.base
+            _copy_plain_files(ref.adapter, tmp)
+        for path in list(tmp.rglob("*")):  # belt and braces: nothing pickled leaves the workbench
+            if path.is_file() and path.name.endswith(_PICKLED):
+                path.unlink()
+        info = {
+            "run": source_run.name, "stage": ref.stage, "kind": kind, "base": base,
+            "base_path": _base_path(base),
+            "architecture": "sequence-classification (reward)" if ref.stage == "reward" else "causal-lm",
+            "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            "how_to_load": _how_to_load(kind, ref.stage),
+            "config": source_run.config(),
+        }
+        (tmp / MARKER).write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _base_path(base: str | None) -> str | None:
+    if not base:
+        return None
+    try:
+        from workbench.models import resolve_model
+        return str(resolve_model(base))
+    except WorkbenchError:
+        return None
+
+
+def _how_to_load(kind: str, stage: str | None) -> str:
+    auto = "AutoModelForSequenceClassification" if stage == "reward" else "AutoModelForCausalLM"
+    if kind == "adapter":
+        return (f"peft.PeftModel.from_pretrained(transformers.{auto}.from_pretrained(BASE), "
+                "THIS_FOLDER), where BASE is base_path (or the base model named by base)")
+    return f"transformers.{auto}.from_pretrained(THIS_FOLDER) and AutoTokenizer.from_pretrained(THIS_FOLDER)"
