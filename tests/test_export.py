@@ -3,6 +3,7 @@ base + adapter; an adapter export reloads onto its base; a reward run exports as
 classifier; non-empty targets and unfinished runs are refused."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -37,7 +38,8 @@ def test_merged_export_equals_base_plus_adapter(runs, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from workbench.evaluate import export_run
-    out = export_run(runs["dpo"], tmp_path / "merged", merge=True)
+    result = export_run(runs["dpo"], tmp_path / "merged", merge=True)
+    out = Path(result["path"])
     assert (out / "model.safetensors").exists() and (out / "config.json").exists() and no_pickles(out)
     assert not (out / "adapter_config.json").exists()
     info = json.loads((out / "workbench_export.json").read_text())
@@ -61,7 +63,9 @@ def test_adapter_export_reloads_onto_its_base(runs, tmp_path):
     from transformers import AutoModelForCausalLM
 
     from workbench.evaluate import export_run
-    out = export_run(runs["sft"], tmp_path / "adapter")
+    result = export_run(runs["sft"], tmp_path / "adapter")
+    out = Path(result["path"])
+    assert result["kind"] == "adapter" and result["files"] == sorted(p.name for p in out.iterdir())
     assert {"adapter_config.json", "adapter_model.safetensors", "workbench_export.json"} <= {
         p.name for p in out.iterdir()}
     assert no_pickles(out)
@@ -78,7 +82,7 @@ def test_reward_run_exports_as_a_sequence_classifier(runs, tmp_path):
 
     from workbench.evaluate import export_run
     from workbench.evaluate.score import RewardScorer
-    out = export_run(runs["reward"], tmp_path / "rm", merge=True)
+    out = Path(export_run(runs["reward"], tmp_path / "rm", merge=True)["path"])
     assert no_pickles(out)
     model = AutoModelForSequenceClassification.from_pretrained(out).eval()
     scorer = RewardScorer(runs["reward"])

@@ -178,8 +178,9 @@ def test_stop_then_resume_equals_an_uninterrupted_run(fresh_home):
 
 # ------------------------------------------------------------------------------------ the job path
 
-def test_ppo_job_from_sft_and_reward_runs(fresh_home):
+def test_ppo_job_from_sft_and_reward_runs(fresh_home, monkeypatch):
     from workbench.train import train
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the job process inherits it (see one_thread)
     sft, reward = adapter_run("sft-j", "sft", seed=3), adapter_run("rm-j", "reward", seed=4)
     run = train("ppo", **{**SMALL, "model": "smollm2-135m", "max_steps": 2}, from_run=sft.name,
                 reward_model=reward.name, name="ppo-j", wait=True)

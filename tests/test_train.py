@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -14,20 +13,12 @@ from workbench.errors import ConfigError, DataError, RunError
 from workbench.train import jobs, train
 from workbench.train.runfolder import get_run
 
+from ui_support import wait_until
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SFT = os.path.join(ROOT, "sample_data", "sft.jsonl")
 PREFERENCE = os.path.join(ROOT, "sample_data", "preference.jsonl")
 QUICK = dict(model="tiny", max_length=128, batch_size=2, save_steps=4, eval_steps=4, max_rows=40)
-
-
-def wait_until(predicate, timeout=120, poll=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(poll)
-    raise AssertionError("condition not reached in time")
 
 
 def test_sft_run_folder_and_metrics(fresh_home):
@@ -78,7 +69,7 @@ def test_stop_then_resume_continues(fresh_home):
     # trained weights would show as a jump back to the untrained loss (about 10.8)
     run = train("sft", data=SFT, name="long", max_steps=60, method="full", learning_rate=1e-2,
                 **{**QUICK, "save_steps": 1000})
-    wait_until(lambda: run.status().get("step", 0) >= 10, timeout=300)
+    wait_until(lambda: run.status().get("step", 0) >= 10, timeout=300, poll=0.1)
     jobs.stop(run.name)
     jobs.wait_for(run)
     status = run.status()
@@ -102,9 +93,9 @@ def test_stop_then_resume_continues(fresh_home):
 
 def test_kill_9_marks_failed_and_keeps_work(fresh_home):
     run = train("sft", data=SFT, name="victim", max_steps=400, **{**QUICK, "save_steps": 2})
-    wait_until(lambda: len(run.checkpoints()) >= 1 and run.status().get("step", 0) >= 3)
+    wait_until(lambda: len(run.checkpoints()) >= 1 and run.status().get("step", 0) >= 3, poll=0.1)
     os.kill(run.raw_status()["pid"], signal.SIGKILL)
-    status = wait_until(lambda: run.status() if run.status()["state"] != "running" else None)
+    status = wait_until(lambda: run.status() if run.status()["state"] != "running" else None, poll=0.1)
     assert status["state"] == "failed"
     assert "killed" in status["error"]
     assert run.checkpoints() and run.metrics()

@@ -1,4 +1,4 @@
-"""Helpers the two UI test files share: a free port to serve the app on, and polling."""
+"""Helpers test files share: a free port to serve the app on, and polling."""
 
 import socket
 import time

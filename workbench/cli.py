@@ -358,15 +358,12 @@ def cmd_eval(args) -> int:
 
 def cmd_export(args) -> int:
     from workbench.evaluate import export_run
-    from workbench.evaluate.export import MARKER
-    folder = export_run(args.run, args.out, merge=args.merge, force=args.force)
-    info = json.loads((folder / MARKER).read_text(encoding="utf-8"))
-    files = sorted(p.name for p in folder.iterdir())
+    result = export_run(args.run, args.out, merge=args.merge, force=args.force)
     if args.json:
-        _print_json({**info, "path": str(folder), "files": files})
+        _print_json(result)
     else:
-        print(f"exported run {info['run']} ({info['kind']}, base {info['base']}) to {folder}: "
-              + ", ".join(files))
+        print(f"exported run {result['run']} ({result['kind']}, base {result['base']}) to {result['path']}: "
+              + ", ".join(result["files"]))
     return EXIT_OK
 
 

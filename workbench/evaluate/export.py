@@ -67,11 +67,12 @@ def _merged_model(ref, stage: str | None):
     return PeftModel.from_pretrained(model, str(ref.adapter)).merge_and_unload()
 
 
-def export_run(run: str, out_dir, merge: bool = False, *, force: bool = False) -> Path:
-    """Write run `run`'s result to `out_dir` (see the module docstring) and return that folder.
+def export_run(run: str, out_dir, merge: bool = False, *, force: bool = False) -> dict:
+    """Write run `run`'s result to `out_dir` (see the module docstring).
 
-    Its workbench_export.json says what it is: "run", "stage", "kind" ("adapter" | "merged" |
-    "model"), "base", "base_path", "architecture", "how_to_load" and the run's config.
+    Returns what its workbench_export.json says, less the run's config: "run", "stage", "kind"
+    ("adapter" | "merged" | "model"), "base", "base_path", "architecture", "how_to_load", and
+    "path" (the folder, a string) and "files" (the names in it).
     Raises RunError for an unknown or unfinished run, WorkbenchError for a non-empty out_dir
     without force.
     """
@@ -123,7 +124,8 @@ def export_run(run: str, out_dir, merge: bool = False, *, force: bool = False) -
         tmp.rename(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return out
+    info.pop("config")
+    return {**info, "path": str(out), "files": sorted(p.name for p in out.iterdir())}
 
 
 def _base_path(base: str | None) -> str | None:
