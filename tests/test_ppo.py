@@ -103,7 +103,7 @@ def test_ppo_raises_held_out_reward_on_tiny_model(fresh_home):
     assert all(math.isfinite(row["kl"]) for row in steps)
     assert status["final"]["eval_reward/start"] == start and status["final"]["eval_reward/mean"] == end
     samples = run.samples()
-    assert {s["step"] for s in samples} == {1, 5, 10, 15, 20}
+    assert {s["step"] for s in samples} == {1, 5, 10, 15, 20}  # every sample_every steps, first and last
     assert set(samples[0]) == {"step", "prompt", "response", "score"}
     # the output is an adapter, usable wherever an SFT run is
     from workbench.models.variants import model_ref

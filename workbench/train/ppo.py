@@ -658,7 +658,7 @@ def train(config: PPORunConfig, run: Run, resume_from: Path | None = None) -> No
         if step % config.logging_steps == 0 or step == total:
             log({**metrics, "learning_rate": config.resolved_learning_rate(),
                  "step_s": round(time.monotonic() - tick, 2)})
-        if step == 1 or step % config.sample_every == 0:
+        if step == 1 or step % config.sample_every == 0 or step == total:
             for row in sample_rows(step, [train_rows[i] for i in picked], batch, tokenizer):
                 run.append_jsonl(run.samples_path, row)
         elapsed = time.monotonic() - started
