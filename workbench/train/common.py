@@ -51,7 +51,9 @@ def trl_arguments(config: RunConfig, run: Run, hardware, n_train: int, has_eval:
     200x slower matrix work and a second forward pass per step, so both follow the hardware.
     """
     total = planned_steps(config, n_train)
-    eval_steps = config.eval_steps or max(1, total // 10)
+    # About ten evaluations per run, but never more often than every 5 steps: on a CPU an
+    # evaluation can cost as much as several training steps.
+    eval_steps = config.eval_steps or max(5, total // 10)
     micro = config.micro_batch or config.batch_size  # rows per forward; the rest is accumulated
     return dict(
         output_dir=str(run.checkpoints_dir),

@@ -52,7 +52,7 @@ class RunConfig:
     lora_targets: str = knob("all-linear", "modules LoRA adapts: all-linear, or names like q_proj,v_proj")
     seed: int = knob(0, "seed for the split, data order and initialisation")
     logging_steps: int = knob(1, "write a metrics row every N steps")
-    eval_steps: int | None = knob(None, "empty = about ten evaluations per run")
+    eval_steps: int | None = knob(None, "empty = about ten evaluations per run, at most one every 5 steps")
     save_steps: int = knob(50, "save a checkpoint every N steps (and always on stop)")
     save_total_limit: int = knob(3, "checkpoints kept; older ones are removed")
     max_rows: int | None = knob(None, "use only the first N valid rows of data (quick tries)")
