@@ -197,9 +197,9 @@ STAGE_JOB = r"""
 import json, os
 from workbench.train import train
 stage = os.environ["BENCH_STAGE"]
-extra = json.loads(os.environ["BENCH_EXTRA"])
+extra = {"name": "bench-" + stage, **json.loads(os.environ["BENCH_EXTRA"])}
 run = train(stage, model=os.environ["BENCH_MODEL"], max_steps=int(os.environ["BENCH_STEPS"]), batch_size=4,
-            max_length=256, save_steps=10**6, eval_steps=10**6, val_fraction=0.0, name="bench-" + stage, **extra)
+            max_length=256, save_steps=10**6, eval_steps=10**6, val_fraction=0.0, **extra)
 print(json.dumps({"pid": run.raw_status()["pid"], "path": str(run.path)}))
 """
 
