@@ -283,7 +283,7 @@ def test_win_rate_table():
 
 
 def test_charts_pick_the_stage_metrics_and_overlay_runs():
-    from ui import charts
+    from workbench import charts
     dpo = [{"step": 1, "loss": 0.69, "rewards/margins": 0.1, "rewards/accuracies": 0.5, "rewards/chosen": 0.2},
            {"step": 2, "loss": 0.60, "rewards/margins": 0.3, "rewards/accuracies": 0.75, "rewards/chosen": 0.4},
            {"step": 2, "eval_loss": 0.65, "eval_rewards/margins": 0.2, "eval_runtime": 1.0}]

@@ -8,7 +8,7 @@ import json
 import gradio as gr
 import pandas as pd
 
-from ui import charts
+from workbench import charts
 from ui.common import (
     DATA_SUFFIXES, data_path, esc, guarded, keep_upload, notice, sample_files, tokenizer_for,
 )

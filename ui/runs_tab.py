@@ -7,7 +7,7 @@ import gradio as gr
 import pandas as pd
 import yaml
 
-from ui import charts
+from workbench import charts
 from ui.common import esc, guarded, notice, run_names
 from ui.runview import samples_table, status_text
 

@@ -13,7 +13,7 @@ from dataclasses import fields
 
 import gradio as gr
 
-from ui import charts
+from workbench import charts
 from ui.common import esc, guarded, model_names, notice, readable, run_names
 from ui.runview import progress_html, samples_table, status_text
 

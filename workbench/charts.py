@@ -1,5 +1,7 @@
 """Plotly figures from a run's metric rows (`Run.metrics()`: one dict per logged step).
 
+The GUI and the Jupyter widgets draw the same figures from here.
+
 Which curves a run has depends on its stage (SFT logs loss, a reward model accuracy and margin,
 DPO rewards/margins and rewards/accuracies, PPO reward and KL); the charts are chosen from the
 keys present, so a new stage's metrics show up without changes here.
