@@ -45,6 +45,31 @@ def test_sft_run_folder_and_metrics(fresh_home):
     assert config.to_command().startswith("workbench train sft ")
 
 
+def test_padding_free_sft_equals_one_row_at_a_time(fresh_home):
+    """The rows of a micro-batch share one forward pass without padding; each must still attend
+    only to itself, so the losses equal those of one row per pass with accumulation."""
+    settings = dict(QUICK, batch_size=4, max_steps=3, eval_steps=100, learning_rate=1e-2, method="full")
+    together = train("sft", data=SFT, name="together", wait=True, **settings)
+    alone = train("sft", data=SFT, name="alone", micro_batch=1, wait=True, **settings)
+    assert together.config()["micro_batch"] == 4 and alone.config()["micro_batch"] == 1
+    losses = [[r["loss"] for r in run.metrics() if "loss" in r] for run in (together, alone)]
+    assert len(losses[0]) == 3 and losses[0] == pytest.approx(losses[1], rel=1e-4)
+    assert losses[0][0] != pytest.approx(losses[0][-1], rel=1e-3)  # it trained: the losses moved
+
+
+def test_micro_batch_follows_the_hardware():
+    from workbench.models.hardware import detect_hardware
+    from workbench.train.config import DPORunConfig, SFTRunConfig
+    cpu = detect_hardware()
+    assert cpu.device == "cpu"
+    pick = lambda config: jobs.default_micro_batch(config, cpu)  # noqa: E731
+    assert pick(SFTRunConfig(batch_size=16, max_length=512, packing=False)) == 8   # 4096 tokens a pass
+    assert pick(SFTRunConfig(batch_size=6, max_length=512, packing=False)) == 6
+    assert pick(SFTRunConfig(batch_size=12, max_length=1024, packing=False)) == 4
+    assert pick(SFTRunConfig(batch_size=4, max_length=8192, packing=False)) == 1
+    assert pick(DPORunConfig(batch_size=8)) == 1  # DPO pads: one row per pass on a CPU
+
+
 def test_reward_and_dpo_stages(fresh_home):
     reward = train("reward", data=PREFERENCE, name="rm", max_steps=4, wait=True, **QUICK)
     status = reward.status()

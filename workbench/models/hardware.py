@@ -26,7 +26,10 @@ class Hardware:
     gradient_checkpointing: trade compute for memory; only worth it where memory is the limit (GPU).
     bf16_native: the device runs bf16 matrix work in hardware.
     reason: one or two sentences for the UI.
-    micro_batch: rows per forward pass; the rest of a batch comes from gradient accumulation.
+    micro_batch: rows per forward pass in the stages that pad rows to one length (reward, DPO);
+        the rest of a batch comes from gradient accumulation.
+    forward_tokens: SFT runs padding-free (a batch's rows are concatenated, each attending only
+        to itself): it puts as many rows in one forward pass as fit this many tokens at max_length.
     packing: pack rows into one padding-free sequence (worth it only with varlen attention).
     """
 
@@ -37,6 +40,7 @@ class Hardware:
     bf16_native: bool
     reason: str
     micro_batch: int = 4
+    forward_tokens: int = 16384
     packing: bool = True
 
     def to_dict(self) -> dict:
@@ -102,12 +106,14 @@ def _cpu_hardware(torch) -> Hardware:
         # On a CPU the step time is the limit, not memory; recomputing activations costs ~30%.
         gradient_checkpointing=False,
         bf16_native=bf16,
-        reason=reason + (" One row per forward pass, accumulated into the batch: no padding, no "
-                         "attention across packed rows, and a quarter of the activation memory."),
-        # Packed rows attend through a dense block mask on a CPU (no varlen kernels), which
-        # costs quadratic compute and memory in the packed length; one row at a time has neither
-        # padding nor that waste, and a row of a few hundred tokens still fills the matmuls.
+        reason=reason + (" SFT puts a batch's rows in one forward pass without padding (bigger "
+                         "matrix products, ~2x the tokens/s of one row at a time); reward and DPO, "
+                         "which pad, run one row per pass."),
+        # Rows concatenated in one pass attend through a dense block-diagonal mask on a CPU (no
+        # varlen kernels): quadratic in the tokens of the pass, so a pass holds at most 4096 of
+        # them. Padded stages run one row at a time: no padding, a quarter of the activations.
         micro_batch=1,
+        forward_tokens=4096,
         packing=False,
     )
 

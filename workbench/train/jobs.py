@@ -61,12 +61,10 @@ def prepare_config(config: RunConfig) -> RunConfig:
     hardware = detect_hardware()
     if config.method is None:
         config.method = hardware.default_method
-    if config.stage in ("sft", "reward", "dpo") and config.micro_batch is None:
-        config.micro_batch = min(hardware.micro_batch, config.batch_size)
-        while config.batch_size % config.micro_batch:
-            config.micro_batch -= 1
     if getattr(config, "packing", False) is None:
         config.packing = hardware.packing
+    if config.stage in ("sft", "reward", "dpo") and config.micro_batch is None:
+        config.micro_batch = default_micro_batch(config, hardware)
     config.validate()
     # Absolute paths, so a resume from another folder (or the GUI) finds the same files.
     for name in (*config.file_fields(), "accelerate_config"):
@@ -74,6 +72,19 @@ def prepare_config(config: RunConfig) -> RunConfig:
             setattr(config, name, str(Path(getattr(config, name)).expanduser().resolve()))
     stages.check_inputs(config)
     return config
+
+
+def default_micro_batch(config: RunConfig, hardware) -> int:
+    """Rows per forward pass: a divisor of batch_size. Padding-free SFT takes as many rows as fit
+    the hardware's token budget at max_length; stages that pad take the hardware's micro_batch."""
+    if config.stage == "sft" and not config.packing:
+        limit = max(1, hardware.forward_tokens // config.max_length)
+    else:
+        limit = hardware.micro_batch
+    micro = min(limit, config.batch_size)
+    while config.batch_size % micro:
+        micro -= 1
+    return micro
 
 
 def job_env() -> dict:
