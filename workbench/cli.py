@@ -61,6 +61,10 @@ def cmd_data_inspect(args) -> int:
         print(f"format:  {report.format or 'not recognised'}")
         print(f"task:    {report.task or '-'}")
         print(f"rows:    {report.rows} ({report.valid_rows} valid, {len(report.errors)} with problems)")
+        if report.feedback:
+            fb = report.feedback
+            print(f"feedback: {fb['judgements']} judgements ({fb['pairs']} pairs, {fb['ties']} ties), "
+                  f"{fb['retracted']} retracted")
         for error in report.errors[: args.show_errors]:
             field = f" field '{error.field}'" if error.field else ""
             print(f"  line {error.line}{field}: {error.message}")
@@ -420,6 +424,99 @@ def _add_evaluate_parsers(commands) -> None:
     p.set_defaults(func=cmd_export)
 
 
+# ---------------------------------------------------------------- human feedback
+
+def _print_feedback(stats: dict) -> None:
+    raters = ", ".join(f"{name} {n}" for name, n in stats["raters"].items()) or "none"
+    print(f"{stats['name']}: {stats['pairs']} pairs for training, {stats['ties']} ties, "
+          f"{stats['retracted']} retracted, {stats['corrected']} corrected; raters: {raters}")
+
+
+def cmd_feedback_list(args) -> int:
+    from workbench.feedback import list_feedback
+    datasets = list_feedback()
+    if args.json:
+        _print_json(datasets)
+    elif not datasets:
+        print("no feedback yet: rate answers in the GUI's Feedback tab (`workbench launch`)")
+    for stats in [] if args.json else datasets:
+        _print_feedback(stats)
+    return EXIT_OK
+
+
+def cmd_feedback_show(args) -> int:
+    from workbench.feedback import feedback_stats, read_feedback
+    read_feedback(args.name)  # a missing dataset is an error here, not zero counts
+    stats = feedback_stats(args.name)
+    if args.json:
+        _print_json(stats)
+    else:
+        _print_feedback(stats)
+        print(f"  file: {stats['path']}")
+    return EXIT_OK
+
+
+def _kappa(value) -> str:
+    return "undefined (one label only)" if value is None else f"{value:.3f}"
+
+
+def cmd_feedback_merge(args) -> int:
+    from workbench.feedback import merge_feedback
+    result = merge_feedback(args.sources, args.out)
+    if args.json:
+        _print_json(result)
+        return EXIT_OK
+    _print_feedback(result)
+    agreement = result["agreement"]
+    print(f"  written to {result['path']}")
+    if not agreement["pairs"]:
+        print("  agreement: no prompt and pair of answers was judged by two raters")
+    for pair in agreement["pairs"]:
+        print(f"  agreement {' vs '.join(pair['raters'])}: {pair['agree']}/{pair['items']} "
+              f"({pair['raw']:.0%}), Cohen's kappa {_kappa(pair['kappa'])}")
+    if len(agreement["pairs"]) > 1:
+        print(f"  mean over rater pairs: {agreement['raw']:.0%}, kappa {_kappa(agreement['kappa'])}")
+    return EXIT_OK
+
+
+def cmd_feedback_train(args) -> int:
+    from workbench.feedback import train_from_feedback
+    settings = {k: v for k, v in (("model", args.model), ("from_run", args.from_run),
+                                  ("max_steps", args.max_steps), ("name", args.run_name)) if v is not None}
+    run = train_from_feedback(args.name, args.stage, **settings)
+    print(f"run {run.name} started on feedback '{args.name}': {run.path}", file=sys.stderr)
+    if args.detach:
+        return EXIT_OK
+    return _follow(run, args.json)
+
+
+def _add_feedback_parsers(commands) -> None:
+    feedback = commands.add_parser("feedback", help="human feedback datasets: list, show, merge, train")
+    sub = feedback.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = sub.add_parser("list", help="feedback datasets in $WORKBENCH_HOME/feedback, newest first")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_feedback_list)
+    p = sub.add_parser("show", help="one dataset's counts: pairs, ties, retracted, raters")
+    p.add_argument("name", help="a dataset name or a feedback .jsonl path")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_feedback_show)
+    p = sub.add_parser("merge", help="merge several raters' datasets and report their agreement")
+    p.add_argument("sources", nargs="+", help="dataset names or paths")
+    p.add_argument("--out", required=True, help="name of the new merged dataset")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_feedback_merge)
+    p = sub.add_parser("train", help="train a reward model or DPO on a feedback dataset")
+    p.add_argument("name")
+    p.add_argument("--stage", choices=["reward", "dpo"], default="reward")
+    p.add_argument("--model", help="base model (default: the stage's default)")
+    p.add_argument("--from", dest="from_run", help="dpo: the run whose adapter DPO starts from")
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--run-name", help="the run's name (default: made from the stage and time)")
+    p.add_argument("--detach", action="store_true", help="start the job and return at once")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_feedback_train)
+
+
 # ---------------------------------------------------------------- launch
 
 def cmd_launch(args) -> int:
@@ -520,6 +617,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_launch)
 
     _add_evaluate_parsers(commands)
+    _add_feedback_parsers(commands)
     return parser
 
 

@@ -632,6 +632,7 @@ class DataReport:
     canonical: list[dict]  # valid canonical rows, each with "_line": its source line
     error_count: int = 0  # all problems found; `errors` keeps at most max_errors of them
     task_problem: str | None = None  # set when inspect_file(task=...) names another task
+    feedback: dict | None = None  # a human-feedback file: {"judgements", "pairs", "ties", "retracted"}
 
     def usable(self) -> bool:
         return self.format is not None and self.valid_rows > 0
@@ -657,6 +658,8 @@ class DataReport:
         }
         if self.task_problem:
             out["task_problem"] = self.task_problem
+        if self.feedback:
+            out["feedback"] = self.feedback
         if not self.usable():
             out["hint"] = self.hint()
         return out
@@ -677,8 +680,10 @@ def inspect_file(path, *, task: str | None = None, max_chars: int = 20000,
     records = list(read_records(path))
     if not records:
         raise DataError("holds no rows", path=path, hint=FILE_HINT)
+    records, feedback = split_feedback(records)
     objects = [(line, record) for line, record in records if isinstance(record, dict)]
-    fmt = detect_format([record for _, record in objects])
+    # A feedback file whose judgements are all ties or retracted is still a preference file.
+    fmt = detect_format([record for _, record in objects]) or ("preference" if feedback else None)
     report = DataReport(path=str(path), format=fmt, task=FORMATS[fmt][0] if fmt else None,
                         rows=len(records), valid_rows=0, errors=[], canonical=[])
 
@@ -701,7 +706,32 @@ def inspect_file(path, *, task: str | None = None, max_chars: int = 20000,
     report.errors.sort(key=lambda e: e.line)
     report.valid_rows = len(report.canonical)
     report.task_problem = (_task_problem(report, task) or (None,))[0]
+    report.feedback = feedback
     return report
+
+
+def split_feedback(records: list[tuple[int, dict | RowError]], *, keep_ties: bool = False
+                   ) -> tuple[list[tuple[int, dict | RowError]], dict | None]:
+    """A human-feedback file (`workbench.feedback`; its judgements carry "chosen_side") holds
+    more than pairs: retraction lines {"retracts": id} cancel an earlier judgement (the file is
+    append-only, so undo appends), and ties ("tie": true) prefer neither answer. Neither is a
+    training pair nor an error: drop them and the judgements retracted (ties stay if keep_ties).
+
+    records: (line, row) as read_records gives them. Returns (the records left, counts
+    {"judgements", "pairs", "ties", "retracted"}), or (records, None) for any other file.
+    """
+    rows = [r for _, r in records if isinstance(r, dict)]
+    if not any("retracts" in r or "chosen_side" in r for r in rows):
+        return records, None
+    retracted = {r["retracts"] for r in rows if "retracts" in r}
+    judged = [r for r in rows if "retracts" not in r]
+    live = [r for r in judged if r.get("id") not in retracted]
+    ties = sum(r.get("tie") is True for r in live)
+    counts = {"judgements": len(live), "pairs": len(live) - ties, "ties": ties,
+              "retracted": len(judged) - len(live)}
+    kept = [(line, r) for line, r in records if not isinstance(r, dict) or (
+        "retracts" not in r and r.get("id") not in retracted and (keep_ties or r.get("tie") is not True))]
+    return kept, counts
 
 
 def _unknown_format(objects: list[tuple[int, dict]]) -> RowError:
