@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: install launch test test-fast bench clean-venv
+.PHONY: install launch test test-fast bench clean-venv strip-notebooks
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ test: install $(STAMPS)/browser
 
 test-fast: install
 	$(PY) -m pytest -q -m "not real_model and not browser" $(PYTEST_ARGS)
+
+# Before committing a notebook: drop its outputs (tests/test_notebooks.py checks they are gone).
+strip-notebooks: install
+	$(PY) notebooks/strip_outputs.py
 
 bench: install
 	$(PY) -m workbench models prepare

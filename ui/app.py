@@ -4,7 +4,7 @@
     launch(port=7860)                                   # blocks; the CLI's `workbench launch`
     launch(port=0, open_browser=False, prevent_thread_lock=True)   # tests: returns the running app
 
-Tabs: Data, Tokenization, Train, Compare, Runs (one module each). The app binds another interface,
+Tabs: Data, Tokenization, Train, Compare, Feedback, Runs (one module each). The app binds another interface,
 or shares a public link, only with authentication; analytics are off; uploads are limited to data
 files of at most 200 MB.
 """
@@ -15,27 +15,17 @@ import ipaddress
 import os
 
 from workbench import privacy  # noqa: F401 - analytics and telemetry off before gradio is imported
+from workbench.data.tokens import TOKEN_CSS
 from workbench.errors import ConfigError
 
 import gradio as gr  # noqa: E402
 
-from ui import compare_tab, data_tab, runs_tab, tokens_tab, train_tab  # noqa: E402
+from ui import compare_tab, data_tab, feedback_tab, runs_tab, tokens_tab, train_tab  # noqa: E402
 from ui.common import UPLOAD_LIMIT, model_names  # noqa: E402
 
 TITLE = "SFT ⇄ RLHF Workbench"
 
-CSS = """
-.tok-legend { display: flex; gap: 8px; margin-bottom: 8px; font-size: 0.85em; }
-.tok-chips { display: flex; flex-wrap: wrap; gap: 6px 3px; font-family: ui-monospace, monospace; font-size: 0.85em;
-             line-height: 1.2; }
-.tok { display: inline-flex; flex-direction: column; align-items: center; padding: 2px 4px; border-radius: 4px;
-       border: 1px solid transparent; white-space: pre; }
-.tok sub { font-size: 0.7em; opacity: 0.65; }
-.tok.trained { background: #bbf7d0; border-color: #16a34a; color: #052e16; font-weight: 600; }
-.tok.masked { background: #f3f4f6; border-color: #d1d5db; color: #6b7280; }
-.tok.truncated { background: #fee2e2; border-color: #fca5a5; color: #9ca3af; text-decoration: line-through; }
-.tok-cut { align-self: stretch; padding: 2px 6px; border-left: 3px solid #dc2626; color: #dc2626; font-weight: 700; }
-.tok-more { color: #6b7280; font-style: italic; padding: 2px 6px; }
+CSS = TOKEN_CSS + """
 .wb-progress { height: 14px; background: #e5e7eb; border-radius: 7px; overflow: hidden; }
 .wb-bar { height: 100%; background: #2563eb; transition: width 0.5s; }
 .wb-bar.wb-completed { background: #16a34a; } .wb-bar.wb-failed { background: #dc2626; }
@@ -96,6 +86,7 @@ def build_app() -> gr.Blocks:
             tokens_tab.build(ctx)
             train_tab.build(ctx)
             compare_tab.build(ctx)
+            feedback_tab.build(ctx)
             runs_tab.build(ctx)
     return app
 
@@ -112,7 +103,7 @@ def launch(host: str = "127.0.0.1", port: int | None = 7860, *, share: bool = Fa
                    auth=parse_auth(auth) if auth else None, inbrowser=open_browser,
                    prevent_thread_lock=prevent_thread_lock, max_file_size=UPLOAD_LIMIT, show_error=True,
                    quiet=quiet, ssr_mode=False, mcp_server=False, pwa=False, enable_monitoring=False,
-                   css=CSS, footer_links=["gradio", "settings"])
+                   css=CSS, head=feedback_tab.SHORTCUTS_JS, footer_links=["gradio", "settings"])
     except OSError as error:
         raise ConfigError(f"cannot serve on {host}:{port}: {error}",
                           hint="Another program uses that port: choose one with --port N.") from None

@@ -9,11 +9,9 @@ the console).
 from __future__ import annotations
 
 import functools
-import hashlib
 import html
 import inspect
 import logging
-import shutil
 from pathlib import Path
 
 import gradio as gr
@@ -100,24 +98,12 @@ def data_path(text: str | None) -> str:
     return str(path)
 
 
-def uploads_dir() -> Path:
-    return paths.home() / "uploads"
-
-
 def keep_upload(temp_path: str) -> str:
-    """Copy an upload out of Gradio's temporary cache into $WORKBENCH_HOME/uploads.
-
-    A training job reads its data file later, from another process; the temporary copy may be
-    gone by then. The file keeps its name, in a folder named by a hash of its content, so
-    re-uploading the same file reuses it and two files of one name do not collide.
-    """
+    """Copy an upload out of Gradio's temporary cache into $WORKBENCH_HOME/uploads (see
+    `workbench.data.uploads`, shared with the Jupyter uploader)."""
+    from workbench.data.uploads import keep_upload as keep
     source = Path(temp_path)
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:12]
-    target = uploads_dir() / digest / source.name
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)
-    return str(target)
+    return str(keep(source.name, source.read_bytes()))
 
 
 def sample_files() -> list[tuple[str, str]]:

@@ -10,37 +10,7 @@ from __future__ import annotations
 import gradio as gr
 
 from ui.common import data_path, esc, guarded, tokenizer_for
-
-MAX_CHIPS = 2000  # a browser draws a few thousand spans comfortably; longer rows are summarised
-
-LEGEND = ('<div class="tok-legend"><span class="tok trained">trained</span>'
-          '<span class="tok masked">masked (no loss)</span>'
-          '<span class="tok masked truncated">cut by max_length</span></div>')
-
-
-def chip_text(text: str) -> str:
-    """Make whitespace visible: a space is a middle dot, a newline a return arrow."""
-    return esc(text.replace(" ", "·").replace("\n", "↵").replace("\t", "→")) or "∅"
-
-
-def chips_html(view: dict, limit: int = MAX_CHIPS) -> str:
-    """The token chips of a `token_view` result, with a cut marker at `view["cut_at"]`."""
-    parts = [LEGEND, '<div class="tok-chips">']
-    for token in view["tokens"][:limit]:
-        if view["cut_at"] is not None and token["index"] == view["cut_at"]:
-            parts.append(f'<span class="tok-cut" title="the trainer never sees what follows">'
-                         f'✂ max_length {view["max_length"]}</span>')
-        kind = "trained" if token["trained"] else "masked"
-        if token["truncated"]:
-            kind += " truncated"
-        title = f"#{token['index']} id {token['id']} · {'trained' if token['trained'] else 'masked'}"
-        parts.append(f'<span class="tok {kind}" title="{esc(title)}">'
-                     f'<span class="tok-text">{chip_text(token["text"])}</span>'
-                     f'<sub class="tok-id">{token["id"]}</sub></span>')
-    if len(view["tokens"]) > limit:
-        parts.append(f'<span class="tok-more">… {len(view["tokens"]) - limit} more tokens</span>')
-    parts.append("</div>")
-    return "".join(parts)
+from workbench.data.tokens import chips_html  # shared with the Jupyter token viewer
 
 
 def stats_text(view: dict, row_number: int, line, model: str) -> str:

@@ -1,0 +1,152 @@
+"""The Jupyter widgets driven through their handlers, as a notebook user's clicks would (no browser):
+each shows what the engine returned, and a failure as one line in its status."""
+
+import json
+import os
+
+import pytest
+
+from test_ppo import one_thread  # noqa: F401  (autouse: one torch thread, far faster on 2 shared cores)
+from workbench.train import jobs, train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SFT = os.path.join(ROOT, "sample_data", "sft.jsonl")
+PREFERENCE = os.path.join(ROOT, "sample_data", "preference.jsonl")
+QUICK = dict(model="tiny", max_length=128, batch_size=2, max_rows=12, val_fraction=0.0, save_steps=1000)
+
+
+@pytest.fixture
+def broken_file(tmp_path):
+    path = tmp_path / "broken.jsonl"
+    good = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Ahoy!"}]}
+    bad_role = {"messages": [{"role": "user", "content": "Hi"}, {"role": "pirate", "content": "Arr"}]}
+    path.write_text("\n".join([json.dumps(good), json.dumps(bad_role), "{not json"]) + "\n")
+    return path
+
+
+def test_inspector_shows_each_broken_line_and_field(broken_file):
+    from workbench.widgets import DataInspector
+    inspector = DataInspector()
+    report = inspector.inspect(str(broken_file))
+    assert report is not None and (report.format, report.valid_rows, report.rows) == ("messages", 1, 3)
+    assert "format <b>messages</b>" in inspector.summary.value and "1 usable, 2 with problems" in inspector.summary.value
+    table = inspector.problems.value
+    assert "<td>2</td><td><code>messages[1].role</code></td>" in table  # line 2, the field at fault
+    assert "<td>3</td>" in table and "not valid JSON" in table
+    assert inspector.status.value == ""
+
+
+def test_inspector_missing_file_is_one_line_in_status(tmp_path):
+    from workbench.widgets import DataInspector
+    inspector = DataInspector()
+    assert inspector.inspect(str(tmp_path / "nope.jsonl")) is None
+    assert "file not found" in inspector.status.value and "nope.jsonl" in inspector.status.value
+    assert "Traceback" not in inspector.status.value and inspector.summary.value == ""
+
+
+def test_upload_is_kept_in_the_home_and_inspected(fresh_home, broken_file):
+    from workbench.widgets import DataInspector
+    inspector = DataInspector()
+    content = broken_file.read_bytes()
+    kept = inspector.on_upload([{"name": "mine.jsonl", "content": memoryview(content)}])
+    assert kept.startswith(str(fresh_home / "uploads")) and kept.endswith("/mine.jsonl")
+    assert open(kept, "rb").read() == content
+    assert inspector.report.valid_rows == 1 and "mine.jsonl" in inspector.summary.value
+
+
+def test_token_viewer_marks_assistant_tokens_trained():
+    from workbench.widgets import TokenViewer
+    viewer = TokenViewer(SFT, model="tiny", row=1)
+    view = viewer.view
+    trained = "".join(t["text"] for t in view["tokens"] if t["trained"])
+    masked = "".join(t["text"] for t in view["tokens"] if not t["trained"])
+    assert view["n_trained"] > 0
+    assert trained.endswith("<|im_end|>") and "<|im_start|>" not in trained  # the answer and its end of turn
+    assert "Who was the first person to walk on the Moon?" in masked  # the user turn is context only
+    assert viewer.chips.value.count('class="tok trained"') == view["n_trained"] + 1  # + the legend's chip
+    assert f"{view['n_trained']} trained" in viewer.stats.value
+    # training on every token, and a cut by max_length, change the view
+    viewer.assistant_only.value = False
+    viewer.max_length.value = 20
+    cut = viewer.show()
+    assert cut["cut_at"] == 20 and cut["n_trained"] == 20 and "✂ max_length 20" in viewer.chips.value
+    assert viewer.show(row=10_000) is None and "out of range" in viewer.status.value
+
+
+def test_launcher_runs_sft_and_fills_the_live_chart(fresh_home):
+    from workbench.widgets import TrainingLauncher
+    launcher = TrainingLauncher("sft", data=SFT, max_steps=5, poll_s=0.2, **QUICK)
+    assert launcher.points() == 0 and launcher.progress.value == 0
+    run = launcher.start()
+    assert run is not None, launcher.status.value
+    assert run.config()["max_steps"] == 5 and run.config()["model"] == "tiny"
+    jobs.wait_for(run)
+    status = launcher.refresh()
+    assert status["state"] == "completed", status.get("error")
+    assert launcher.progress.max == 5 and launcher.progress.value == 5
+    assert launcher.points("loss") == 5  # one point per logged step, drawn from metrics.jsonl
+    assert [t.y for t in launcher.loss_chart.data if t.meta["key"] == "loss"][0] == tuple(
+        r["loss"] for r in run.metrics() if "loss" in r)
+    assert "completed" in launcher.status.value
+    assert launcher.stop_button.disabled and launcher.resume_button.disabled
+    launcher.halt()
+    # a second start with the same name is refused in the status line, not with a traceback
+    launcher.name.value = run.name
+    assert launcher.start() is None and "already exists" in launcher.status.value
+
+
+def test_launcher_stop_and_resume(fresh_home):
+    from ui_support import wait_until
+    from workbench.widgets import TrainingLauncher
+    launcher = TrainingLauncher("sft", data=SFT, max_steps=200, poll_s=0.2,
+                                **{**QUICK, "method": "full", "learning_rate": 1e-3})
+    run = launcher.start()
+    wait_until(lambda: (run.status().get("step") or 0) >= 2, timeout=300, poll=0.1)
+    launcher.refresh()
+    assert not launcher.stop_button.disabled
+    launcher.stop()
+    jobs.wait_for(run)
+    status = launcher.refresh()
+    assert status["state"] == "stopped" and not launcher.resume_button.disabled
+    assert 0 < launcher.progress.value < 200
+    resumed = launcher.resume()
+    assert resumed is not None and resumed.status()["state"] == "running", launcher.status.value
+    jobs.stop(run.name)
+    jobs.wait_for(run)
+    launcher.halt()
+
+
+def test_launcher_watches_a_reward_run_and_draws_its_stage_chart(fresh_home):
+    from workbench.widgets import TrainingLauncher
+    run = train("reward", data=PREFERENCE, name="rm-w", max_steps=3, wait=True, **QUICK)
+    launcher = TrainingLauncher(run="rm-w", poll_s=0.2)
+    launcher.halt()
+    keys = {t.meta["key"] for t in launcher.stage_chart.data}
+    assert {"accuracy", "margin"} <= keys, keys
+    assert launcher.progress.value == launcher.progress.max == 3
+    assert run.name in launcher.status.value
+    # the form shows the watched run's settings, so Start would repeat it
+    assert (launcher.stage.value, launcher.model.value, launcher.max_steps.value) == ("reward", "tiny", 3)
+    assert launcher.data.value == PREFERENCE and launcher.config_settings()["batch_size"] == 2
+
+
+def test_compare_widget_answers_with_two_models_and_a_reward(fresh_home):
+    from workbench.widgets import CompareWidget
+    settings = {**QUICK, "learning_rate": 0.05}
+    sft = train("sft", data=SFT, name="sft-w", max_steps=3, wait=True, **settings)
+    train("reward", data=PREFERENCE, name="rm-w", max_steps=2, wait=True, **settings)
+    widget = CompareWidget(["base", sft.name], reward_model="rm-w", max_new_tokens=6)
+    assert "sft-w" in widget.models[0].options and "rm-w" not in widget.models[0].options
+    assert widget.reward_model.options == ("", "rm-w")
+    answers = widget.compare("What is the capital of France?")
+    assert [a.model for a in answers] == ["base", "sft-w"]
+    assert all(a.tokens >= 1 and isinstance(a.reward, float) for a in answers)
+    assert answers[0].text != answers[1].text  # the adapter is switched on for the SFT column
+    assert len(widget.columns.children) == 2 and "sft-w" in widget.columns.children[1].value
+    # the same models again reuse the loaded Comparer; an unknown run is one line in the status
+    comparer = widget.comparer
+    widget.compare()
+    assert widget.comparer is comparer
+    widget.models[2].options = list(widget.models[2].options) + ["no-such-run"]
+    widget.models[2].value = "no-such-run"
+    assert widget.compare() is None and "no-such-run" in widget.status.value

@@ -1,0 +1,202 @@
+"""The training launcher: start a run (or watch one), with a live loss chart, the stage's own
+metrics, a progress bar, and Stop / Resume.
+
+Everything comes from the run folder: a background thread calls `refresh()` every `poll_s`
+seconds while the run is active, and `refresh()` reads `Run.status()` and `Run.metrics()` and
+redraws the figures from `workbench.charts` (the same figures as the GUI). The kernel stays free
+while a run trains: the job is its own process (`workbench.train.jobs`), and the thread only reads.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+
+from workbench.widgets.common import guarded, notice
+
+BAR_STYLE = {"completed": "success", "failed": "danger", "stopped": "warning"}
+
+
+def primary_file(stage: str) -> str:
+    """The config field that takes the stage's training file (data for SFT, prompts for PPO, ...)."""
+    from workbench.train.config import config_class
+    return config_class(stage)().file_fields()[0]
+
+
+def redraw(widget: go.FigureWidget, figure: go.Figure) -> None:
+    """Make a FigureWidget show `figure` (its traces and layout) in one update."""
+    with widget.batch_update():
+        widget.data = ()
+        widget.add_traces(list(figure.data))
+        widget.layout = figure.layout
+
+
+def status_html(name: str, status: dict) -> str:
+    """The run's state, step, ETA, and its error or final metrics."""
+    state = status.get("state") or "?"
+    step, total = status.get("step") or 0, status.get("max_steps") or "?"
+    text = f"{name} · {state} · step {step}/{total}"
+    eta = status.get("eta_s")
+    if state == "running" and isinstance(eta, (int, float)) and eta:
+        text += f" · ETA {eta:.0f} s"
+    if state == "failed":
+        return notice(f"{text}: {status.get('error') or 'no reason recorded'}", "error")
+    if state == "completed":
+        final = ", ".join(f"{k} {v:.4g}" for k, v in sorted((status.get("final") or {}).items())
+                          if isinstance(v, (int, float)) and not isinstance(v, bool))
+        return notice(text + (f" · {final}" if final else ""), "ok")
+    return notice(text)
+
+
+class TrainingLauncher(widgets.VBox):
+    """Start a `stage` run with `settings` (the stage config's fields, as `workbench.train.train`
+    takes them), or watch an existing run with `TrainingLauncher(run="NAME")`.
+
+    Attributes a notebook or test reads: `run` (the Run), `progress` (IntProgress: value = step,
+    max = max_steps), `loss_chart` and `stage_chart` (plotly FigureWidgets), `status` (HTML).
+    """
+
+    def __init__(self, stage: str = "sft", *, run=None, poll_s: float = 1.0, **settings):
+        from workbench.models import DEFAULT_MODEL
+        self.settings = dict(settings)
+        self.poll_s = poll_s
+        self.run = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._halt = threading.Event()
+        self._seen = None
+        from workbench.train.config import STAGE_CONFIGS
+        self.stage = widgets.Dropdown(options=list(STAGE_CONFIGS), value=stage, description="Stage")
+        self.model = widgets.Text(value=str(self.settings.pop("model", DEFAULT_MODEL)), description="Model")
+        self.data = widgets.Text(value=str(self.settings.pop(primary_file(stage), "")),
+                                 description=primary_file(stage).capitalize(), layout=widgets.Layout(width="50%"))
+        self.max_steps = widgets.BoundedIntText(value=self.settings.pop("max_steps", None) or 20, min=1,
+                                                max=10**7, description="Max steps")
+        self.name = widgets.Text(value=str(self.settings.pop("name", "") or ""), description="Run name",
+                                 placeholder="made from the stage and time")
+        self.start_button = widgets.Button(description="Start", button_style="primary")
+        self.stop_button = widgets.Button(description="Stop", disabled=True)
+        self.resume_button = widgets.Button(description="Resume", disabled=True)
+        self.progress = widgets.IntProgress(value=0, min=0, max=1, description="Progress")
+        self.status = widgets.HTML()
+        self.loss_chart = go.FigureWidget()
+        self.stage_chart = go.FigureWidget()
+        self.stage.observe(lambda change: setattr(self.data, "description",
+                                                  primary_file(change["new"]).capitalize()), names="value")
+        self.start_button.on_click(lambda _: self.start())
+        self.stop_button.on_click(lambda _: self.stop())
+        self.resume_button.on_click(lambda _: self.resume())
+        super().__init__([widgets.HBox([self.stage, self.model, self.max_steps]),
+                          widgets.HBox([self.data, self.name]),
+                          widgets.HBox([self.start_button, self.stop_button, self.resume_button, self.progress]),
+                          self.status, self.loss_chart, self.stage_chart])
+        if run is not None:
+            self.watch(run)
+
+    # ------------------------------------------------------------ actions (engine calls)
+    def config_settings(self) -> dict:
+        """The settings `start` passes to `workbench.train.train` (form values over the extras)."""
+        settings = {**self.settings, "model": self.model.value.strip(), "max_steps": self.max_steps.value,
+                    primary_file(self.stage.value): self.data.value.strip()}
+        if self.name.value.strip():
+            settings["name"] = self.name.value.strip()
+        return settings
+
+    @guarded
+    def start(self):
+        """Start the run in its own process and watch it; returns the Run."""
+        from workbench.train import train
+        run = train(self.stage.value, **self.config_settings())
+        return self.watch(run)
+
+    @guarded
+    def stop(self) -> dict | None:
+        """Ask the run to stop after its current step (it saves a checkpoint)."""
+        from workbench.train import jobs
+        status = jobs.stop(self.run.name)
+        self.status.value = notice(f"Stop requested: {self.run.name} saves a checkpoint and stops.")
+        return status
+
+    @guarded
+    def resume(self):
+        """Continue a stopped or failed run from its last checkpoint, and watch it again."""
+        from workbench.train import jobs
+        return self.watch(jobs.resume(self.run.name))
+
+    def watch(self, run):
+        """Follow `run` (a Run or a run name): refresh now, then from a background thread."""
+        from workbench.train.runfolder import get_run
+        self.halt()
+        self.run = get_run(run) if isinstance(run, str) else run
+        self._seen = None
+        self.show_config(self.run.config())
+        self.refresh()
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._poll, args=(self._halt,), daemon=True,
+                                        name=f"watch-{self.run.name}")
+        self._thread.start()
+        return self.run
+
+    def show_config(self, config: dict) -> None:
+        """Fill the form from a run's config, so Start repeats it (under a new name)."""
+        if config.get("stage") in self.stage.options:
+            self.stage.value = config["stage"]
+        self.model.value = str(config.get("model") or self.model.value)
+        self.data.value = str(config.get(primary_file(self.stage.value)) or "")
+        self.max_steps.value = config.get("max_steps") or self.max_steps.value
+        self.settings = {k: v for k, v in config.items()
+                         if k not in ("stage", "name", "model", "max_steps", primary_file(self.stage.value))}
+
+    def halt(self) -> None:
+        """Stop following the run (the run itself goes on)."""
+        self._halt.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self._thread = None
+
+    def _poll(self, halt: threading.Event) -> None:
+        from workbench.train.runfolder import ACTIVE_STATES
+        while not halt.wait(self.poll_s):
+            try:
+                status = self.refresh()
+            except Exception as error:  # noqa: BLE001 - a file read mid-write; try again next tick
+                self.status.value = notice(f"could not read the run folder: {error}", "error")
+                continue
+            if status.get("state") not in ACTIVE_STATES:
+                return
+
+    # ------------------------------------------------------------ the view
+    def refresh(self) -> dict:
+        """Read the run folder once and update the progress bar, status line and charts.
+
+        Returns the run's status dict. Charts are redrawn only when the metrics or state changed.
+        """
+        from workbench import charts
+        from workbench.train.runfolder import ACTIVE_STATES
+        with self._lock:
+            status = self.run.status()
+            metrics = self.run.metrics()
+            state = status.get("state")
+            total = status.get("max_steps") or 0
+            step = status.get("step") or 0
+            self.progress.max = max(total, step, 1)
+            self.progress.value = self.progress.max if state == "completed" else min(step, self.progress.max)
+            self.progress.bar_style = BAR_STYLE.get(state, "info")
+            self.status.value = status_html(self.run.name, status)
+            active = state in ACTIVE_STATES
+            self.stop_button.disabled = not active
+            self.resume_button.disabled = active or state == "completed"
+            self.start_button.disabled = active
+            seen = (len(metrics), state)
+            if seen != self._seen:
+                series = {self.run.name: metrics}
+                redraw(self.loss_chart, charts.loss_figure(series))
+                redraw(self.stage_chart, charts.stage_figure(series))
+                self._seen = seen
+            return status
+
+    def points(self, key: str = "loss") -> int:
+        """How many points of `key` the loss chart shows (what a test or a reader checks)."""
+        return sum(len(trace.x or ()) for trace in self.loss_chart.data if (trace.meta or {}).get("key") == key)
