@@ -93,6 +93,28 @@ def matmul_ceiling(size: int = 2048, repeats: int = 10) -> float:
     return best
 
 
+def shape_matmul_rate(shape: dict, tokens: int, repeats: int = 5) -> float:
+    """Best fp32 FLOP/s of this model's own linear layers on a pass of `tokens` tokens, forward
+    ([tokens, in] @ [in, out]) and the activation gradient backward ([tokens, out] @ [out, in]).
+
+    What the big square product reaches is not what these thin products can: this figure says
+    how much of the gap to the ceiling is the model's shape rather than the training loop.
+    """
+    import torch
+    h, i, kv = shape["hidden"], shape["intermediate"], shape["kv_dim"]
+    dims = [(h, h), (h, kv), (h, kv), (h, h), (h, i), (h, i), (i, h)]
+    pairs = [(torch.randn(tokens, a), torch.randn(a, b)) for a, b in dims]
+    pairs += [(torch.randn(tokens, b), torch.randn(b, a)) for a, b in dims]
+    flops = sum(2 * tokens * w.shape[0] * w.shape[1] for _, w in pairs)
+    best = 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for x, w in pairs:
+            torch.mm(x, w)
+        best = max(best, flops / (time.perf_counter() - start))
+    return best
+
+
 def model_shape(model_dir: Path) -> dict:
     config = json.loads((model_dir / "config.json").read_text())
     hidden, layers, vocab = config["hidden_size"], config["num_hidden_layers"], config["vocab_size"]
@@ -102,7 +124,7 @@ def model_shape(model_dir: Path) -> dict:
     per_layer = (hidden * heads * head_dim + 2 * hidden * kv_heads * head_dim + heads * head_dim * hidden
                  + 3 * hidden * inter)
     return {"hidden": hidden, "layers": layers, "vocab": vocab, "body_params": per_layer * layers,
-            "head_params": hidden * vocab}
+            "head_params": hidden * vocab, "intermediate": inter, "kv_dim": kv_heads * head_dim}
 
 
 def flops_per_token(shape: dict, context: float, trained_fraction: float, lora_params: int) -> float:
@@ -128,7 +150,7 @@ run = train("sft", data=os.environ["BENCH_DATA"], model=os.environ["BENCH_MODEL"
 status = run.status()
 assert status["state"] == "completed", status.get("error")
 rows = [r for r in run.metrics() if "loss" in r]
-print(json.dumps({"rows": rows, "peak_mb": None, "status": status}))
+print(json.dumps({"rows": rows, "peak_mb": None, "status": status, "micro_batch": run.config()["micro_batch"]}))
 """
 
 
@@ -143,7 +165,9 @@ def workbench_sft(home: Path, steps: int, batch: int) -> dict:
     timed = [r for r in rows if r["step"] >= 2]
     seconds = timed[-1]["time"] - rows[0]["time"]
     tokens = rows[-1]["num_tokens"] - rows[0]["num_tokens"]
-    return {"tokens_per_s": tokens / seconds, "steps": len(timed), "seconds": seconds, "tokens": tokens}
+    micro = result["micro_batch"]
+    return {"tokens_per_s": tokens / seconds, "steps": len(timed), "seconds": seconds, "tokens": tokens,
+            "rows_per_pass": micro}
 
 
 TRL_DEFAULTS = r"""
@@ -335,6 +359,13 @@ def main(argv=None) -> int:
         results["workbench_fraction_of_ceiling"] = ours["tokens_per_s"] / ceiling_tps
         print(f"ceiling for this run: {ceiling_tps:.1f} tokens/s ({per_token / 1e6:.0f} MFLOP/token); "
               f"workbench at {ours['tokens_per_s'] / ceiling_tps:.0%}", flush=True)
+        # The same products at the size this run's passes have: rows per pass x mean row length.
+        pass_tokens = int(ours["rows_per_pass"] * sum(lengths) / len(lengths))
+        shape_rate = shape_matmul_rate(shape, pass_tokens)
+        results["shape_matmul"] = {"tokens_per_pass": pass_tokens, "gflops": shape_rate / 1e9,
+                                   "fraction_of_ceiling": shape_rate / ceiling}
+        print(f"this model's matrix products at {pass_tokens} tokens a pass: {shape_rate / 1e9:.1f} GFLOP/s "
+              f"({shape_rate / ceiling:.0%} of the ceiling)", flush=True)
 
         if "trl" not in skip:
             theirs = trl_defaults_sft(steps["trl"])
@@ -399,6 +430,10 @@ def print_table(r: dict) -> None:
     rows.append(("  ceiling for this run", f"{r['ceiling_tokens_per_s']:.1f} tok/s",
                  f"{r['flops_per_token'] / 1e6:.0f} MFLOP/token"))
     rows.append(("  workbench / ceiling (target >= 80%)", f"{r['workbench_fraction_of_ceiling']:.0%}", ""))
+    if "shape_matmul" in r:
+        m = r["shape_matmul"]
+        rows.append(("  this model's matmuls alone / ceiling", f"{m['fraction_of_ceiling']:.0%}",
+                     f"{m['gflops']:.1f} GFLOP/s at {m['tokens_per_pass']} tokens a pass"))
     for m in r.get("stage_peak_rss_mb", []):
         target = " (target < 2 GB)" if m["stage"] == "sft" else ""
         rows.append((f"peak RSS, {m['stage']} job{target}", f"{m['peak_mb']:.0f} MB", m["state"]))
