@@ -44,8 +44,7 @@ class RunConfig:
     batch_size: int = knob(4, "rows per step and device")
     grad_accum: int = knob(1, "steps of gradients summed before each optimizer update")
     micro_batch: int | None = knob(None, "rows per forward pass (a divisor of batch_size); empty = what "
-                                         "this hardware serves best (on a CPU: SFT all rows that fit 4096 "
-                                         "tokens, reward and DPO one row)")
+                                         "this hardware serves best (on a CPU: SFT 2, reward and DPO 1)")
     max_length: int = knob(512, "tokens; longer rows are truncated (keep the start)")
     lora_r: int = knob(16, "LoRA rank")
     lora_alpha: int = knob(32, "LoRA scale numerator (scale = alpha / r)")

@@ -75,10 +75,11 @@ def prepare_config(config: RunConfig) -> RunConfig:
 
 
 def default_micro_batch(config: RunConfig, hardware) -> int:
-    """Rows per forward pass: a divisor of batch_size. Padding-free SFT takes as many rows as fit
-    the hardware's token budget at max_length; stages that pad take the hardware's micro_batch."""
+    """Rows per forward pass: a divisor of batch_size. Padding-free SFT takes the hardware's
+    sft_micro_batch, or fewer where they would not fit its token budget at max_length; stages
+    that pad take the hardware's micro_batch."""
     if config.stage == "sft" and not config.packing:
-        limit = max(1, hardware.forward_tokens // config.max_length)
+        limit = max(1, min(hardware.sft_micro_batch, hardware.forward_tokens // config.max_length))
     else:
         limit = hardware.micro_batch
     micro = min(limit, config.batch_size)
