@@ -8,6 +8,7 @@ Every step saves a screenshot under tests/screenshots/ and asserts on what the p
 The tests in this file run in order and share one page.
 """
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -67,18 +68,25 @@ def server(tmp_path_factory):
     log.close()
 
 
-@pytest.fixture(scope="module")
-def page(server):
-    shutil.rmtree(SHOTS, ignore_errors=True)
-    SHOTS.mkdir(parents=True)
+@contextlib.contextmanager
+def browser_page(url: str):
+    """A chromium page on the app at `url`, once the app has drawn its first tab."""
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(60_000)
-        page.goto(server[0])
+        page.goto(url)
         page.wait_for_selector("#data-path")
         yield page
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    shutil.rmtree(SHOTS, ignore_errors=True)
+    SHOTS.mkdir(parents=True)
+    with browser_page(server[0]) as page:
+        yield page
 
 
 def shot(page, name: str) -> None:
@@ -156,24 +164,29 @@ def test_2_tokenization_view(page):
     shot(page, "2-tokenization-view")
 
 
+STEPS = 150
+
+
 def test_3_train_and_watch_the_plot_gain_points(page):
     open_tab(page, "Train")
     assert page.locator("#train-model input").input_value() == "tiny"
     assert page.locator("#train-data textarea, #train-data input").first.input_value().endswith("my_chats.jsonl")
-    fill(page, "train-max_steps", "8")
+    # Enough steps to watch the chart grow: the tiny model trains ~10 steps a second.
+    fill(page, "train-max_steps", str(STEPS))
     fill(page, "train-batch_size", "2")
     fill(page, "train-learning_rate", "0.001")  # an optional number: empty means the stage's default
     fill(page, "train-name", RUN)
     page.get_by_text("More settings").click()
-    fill(page, "train-eval_steps", "4")
-    page.wait_for_function("document.querySelector('#train-command').innerText.includes('--max-steps 8')")
+    fill(page, "train-eval_steps", "50")
+    page.wait_for_function(f"document.querySelector('#train-command').innerText.includes('--max-steps {STEPS}')")
     command = text(page, "train-command")
     assert "workbench train sft" in command and "--model tiny" in command and f"--name {RUN}" in command
-    assert "--learning-rate 0.001" in command and "--eval-steps 4" in command
+    assert "--learning-rate 0.001" in command and "--eval-steps 50" in command
     page.locator("#train-start").click()
     page.get_by_text(f"Started run {RUN}").first.wait_for()
 
     first = wait_until(lambda: loss_points(page), timeout=240, what="the first loss point")
+    assert first < STEPS, "the run ended before the chart was first drawn: nothing was watched live"
     shot(page, "3a-train-first-points")
     more = wait_until(lambda: (lambda n: n if n >= first + 2 else 0)(loss_points(page)), timeout=240,
                       what="more loss points")
@@ -190,7 +203,7 @@ def test_3_train_and_watch_the_plot_gain_points(page):
     shot(page, "3c-train-after-reload")
 
     page.locator('#train-progress [data-state="completed"]').wait_for(timeout=300_000)
-    assert loss_points(page) == 8
+    assert loss_points(page) == STEPS
     assert "completed" in text(page, "train-status")
     shot(page, "3d-train-completed")
 
@@ -210,7 +223,7 @@ def test_4_compare_base_and_the_new_run(page):
         assert "Who was the first person to walk on the Moon?" in chat
         assert "tokens in" in text(page, f"compare-score-{column}")
     assert "base" in text(page, "compare-score-1") and RUN in text(page, "compare-score-2")
-    # (The tiny model's answers are gibberish, and 8 steps barely move its near-uniform output.)
+    # (The tiny model's answers are gibberish, and a short run barely moves its near-uniform output.)
     assert all(page.locator(f'#compare-chat-{c} [data-testid="bot"]').last.inner_text().strip() for c in "12")
     shot(page, "4-compare-side-by-side")
 
@@ -221,7 +234,7 @@ def test_5_runs_tab_lists_the_run(page):
     table = text(page, "runs-table")
     assert "completed" in table and "tiny" in table
     choose(page, "runs-pick", RUN)
-    page.wait_for_function("document.querySelector('#runs-config').innerText.includes('max_steps: 8')")
+    page.wait_for_function(f"document.querySelector('#runs-config').innerText.includes('max_steps: {STEPS}')")
     assert "completed" in text(page, "runs-details")
     shot(page, "5a-runs-tab")
     # Deleting asks first.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from test_ui_browser import ARGS, CHROMIUM, SHOTS, choose, fill, open_tab, server, text  # noqa: F401 (server: fixture)
+from test_ui_browser import CHROMIUM, SHOTS, browser_page, choose, fill, open_tab, server, text  # noqa: F401 (server: fixture)
 
 pytestmark = [
     pytest.mark.browser,
@@ -25,14 +25,8 @@ PROMPTS = ["Name a colour.", "What is two plus two?", "Say hello."]
 @pytest.fixture(scope="module")
 def page(server):  # noqa: F811
     SHOTS.mkdir(parents=True, exist_ok=True)  # (test_ui_browser's page fixture empties the folder)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(60_000)
-        page.goto(server[0])
-        page.wait_for_selector("#data-path")
+    with browser_page(server[0]) as page:
         yield page
-        browser.close()
 
 
 def answers(page) -> tuple[str, str]:
