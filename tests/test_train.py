@@ -182,6 +182,9 @@ def test_half_written_metrics_line_is_ignored(fresh_home):
     listed = subprocess.run([sys.executable, "-m", "workbench", "runs", "list", "--json"],
                             capture_output=True, text=True, env={**os.environ, "WORKBENCH_HOME": str(fresh_home)})
     assert json.loads(listed.stdout)[0]["name"] == "crashy"
+    # A resumed job's next row starts on a fresh line instead of being glued to the fragment.
+    run.log_metrics({"step": 4, "loss": 0.5})
+    assert run.metrics()[-1] == {"step": 4, "loss": 0.5}
 
 
 def test_a_job_that_cannot_start_is_failed_not_queued(fresh_home, monkeypatch):

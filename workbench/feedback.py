@@ -33,7 +33,6 @@ import hashlib
 import json
 import os
 import random
-import re
 import time
 import uuid
 from collections import deque
@@ -46,7 +45,6 @@ from workbench import paths
 from workbench.errors import ConfigError, DataError, WorkbenchError
 
 CHOICES = ("left", "right", "tie", "skip")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")  # the rule run names follow
 
 
 # ------------------------------------------------------------------ where the files are
@@ -56,9 +54,9 @@ def check_name(name: str) -> str:
     name = (name or "").strip()
     if name.endswith(".jsonl"):
         name = name[: -len(".jsonl")]
-    if not _NAME.match(name):
+    if not paths.NAME.match(name):
         raise ConfigError(f"'{name}' is not a usable feedback dataset name",
-                          hint="Use letters, digits, '.', '_' or '-' (up to 100 characters), e.g. my-feedback.")
+                          hint=f"{paths.NAME_HINT}, e.g. my-feedback.")
     return name
 
 
@@ -151,22 +149,9 @@ def check_sampling(models: list[str], temperature: float) -> None:
 # ------------------------------------------------------------------ the append-only file
 
 def _append(path: Path, record: dict) -> None:
-    """Append one JSON line with one write, then fsync: a reader (or a crash) sees the whole line
-    or a torn tail, never a rewritten file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        # A line torn by an earlier crash has no newline: start on a fresh line, or this judgement
-        # would be glued to the fragment and lost with it.
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            data = b"\n" + data
-        while data:
-            data = data[os.write(fd, data):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Append one judgement, on disk before this returns: the file is the user's dataset."""
+    from workbench.train.runfolder import append_jsonl
+    append_jsonl(path, record, fsync=True)
 
 
 def _now() -> str:

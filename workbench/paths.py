@@ -8,7 +8,12 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+
+# What a run or a feedback dataset may be called: a plain file name, never a path.
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+NAME_HINT = "Use letters, digits, '.', '_' or '-' (up to 100 characters)"
 
 
 def home() -> Path:

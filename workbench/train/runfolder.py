@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -30,7 +29,6 @@ from workbench.errors import RunError
 
 STATES = ("queued", "running", "completed", "failed", "stopped")
 ACTIVE_STATES = ("queued", "running")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 def now() -> float:
@@ -45,6 +43,28 @@ def write_json_atomic(path: Path, value) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def append_jsonl(path: Path, row: dict, *, fsync: bool = False) -> None:
+    """Append one JSON line with one write, so a reader (or a crash) sees the whole line or a torn
+    tail, never a rewritten file. fsync: return only once the line is on disk.
+
+    A line torn by a writer that died mid-write has no newline: this row then starts on a fresh
+    line, or it would be glued to the fragment and lost with it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = (json.dumps(row, ensure_ascii=False, default=float) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
+        while data:
+            data = data[os.write(fd, data):]
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def read_jsonl_tolerant(path: Path) -> list[dict]:
@@ -83,9 +103,8 @@ def pid_alive(pid: int | None) -> bool:
 
 
 def check_name(name: str) -> str:
-    if not _NAME.match(name or ""):
-        raise RunError(f"'{name}' is not a usable run name",
-                       hint="Use letters, digits, '.', '_' or '-' (up to 100 characters).")
+    if not paths.NAME.match(name or ""):
+        raise RunError(f"'{name}' is not a usable run name", hint=f"{paths.NAME_HINT}.")
     return name
 
 
@@ -175,9 +194,7 @@ class Run:
 
     # metrics and samples
     def append_jsonl(self, path: Path, row: dict) -> None:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(row, default=float) + "\n")
-            handle.flush()
+        append_jsonl(path, row)
 
     def log_metrics(self, row: dict) -> None:
         self.append_jsonl(self.metrics_path, row)
