@@ -17,7 +17,7 @@ from pathlib import Path
 import gradio as gr
 
 from workbench import paths
-from workbench.errors import DataError, WorkbenchError
+from workbench.errors import DataError, WorkbenchError, one_line
 
 log = logging.getLogger("workbench.ui")
 
@@ -31,13 +31,10 @@ UPLOAD_LIMIT = "200mb"
 def readable(error: BaseException) -> str:
     """One line a user can act on. Unexpected errors are logged with their traceback."""
     if isinstance(error, WorkbenchError):
-        return str(error)
+        return one_line(error)
     log.error("unexpected error in the app", exc_info=error)
-    text = (str(error).strip().splitlines() or [""])[0][:300]
-    if isinstance(error, MemoryError) or "out of memory" in text.lower():
-        return ("Out of memory: " + (text or "the machine ran out of memory") +
-                ". Try a smaller model, batch size or max length.")
-    return f"{type(error).__name__}: {text or 'unexpected error'} (details in the console where the app runs)"
+    text = one_line(error)
+    return text if text.startswith("Out of memory") else f"{text} (details in the console where the app runs)"
 
 
 def _raise_readable(error: Exception):
@@ -123,19 +120,6 @@ def model_names() -> list[str]:
     """Model names a user can pick (prepared or not); hub ids can still be typed."""
     from workbench.models import list_models
     return [m.name for m in list_models() if m.kind != "hub"]
-
-
-def run_names(*, stage: str | None = None, with_output: bool = False) -> list[str]:
-    """Run names, newest first; only one stage's, or only those with a trained output."""
-    from workbench.train.runfolder import list_runs
-    names = []
-    for run in list_runs():
-        if stage and run.config().get("stage") != stage:
-            continue
-        if with_output and run.output_dir() is None:
-            continue
-        names.append(run.name)
-    return names
 
 
 @functools.lru_cache(maxsize=4)

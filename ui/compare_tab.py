@@ -13,7 +13,8 @@ import threading
 import gradio as gr
 import pandas as pd
 
-from ui.common import data_path, esc, guarded, model_names, run_names, sample_files
+from workbench.train.runfolder import run_names
+from ui.common import data_path, esc, guarded, model_names, sample_files
 
 COLUMNS = 3
 _cache: dict = {"key": None, "comparer": None}

@@ -13,7 +13,8 @@ import uuid
 
 import gradio as gr
 
-from ui.common import data_path, esc, guarded, notice, run_names, sample_file, sample_files
+from workbench.train.runfolder import run_names
+from ui.common import data_path, esc, guarded, notice, sample_file, sample_files
 from ui.compare_tab import comparer_for, model_choices
 
 # Keyboard shortcuts, put in the page's <head> by ui.app.launch: a key clicks a Feedback button by

@@ -8,7 +8,8 @@ import pandas as pd
 import yaml
 
 from workbench import charts
-from ui.common import esc, guarded, notice, run_names
+from workbench.train.runfolder import run_names
+from ui.common import esc, guarded, notice
 from ui.runview import samples_table, status_text
 
 # Metrics worth a column when any run has them (the latest logged value).

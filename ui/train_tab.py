@@ -14,7 +14,8 @@ from dataclasses import fields
 import gradio as gr
 
 from workbench import charts
-from ui.common import esc, guarded, model_names, notice, readable, run_names
+from workbench.train.runfolder import run_names
+from ui.common import esc, guarded, model_names, notice, readable
 from ui.runview import progress_html, samples_table, status_text
 
 AUTO = "auto"  # the method choice that lets the engine pick from the hardware

@@ -43,3 +43,15 @@ class ModelError(WorkbenchError):
 
 class RunError(WorkbenchError):
     """A run folder that does not exist, or an action its state does not allow."""
+
+
+def one_line(error: BaseException) -> str:
+    """What a front end shows for any failure: a WorkbenchError as it is, anything else as its
+    type and first line (plus what to try when memory ran out). Front ends log the traceback."""
+    if isinstance(error, WorkbenchError):
+        return str(error)
+    text = (str(error).strip().splitlines() or [""])[0][:300]
+    if isinstance(error, MemoryError) or "out of memory" in text.lower():
+        return ("Out of memory: " + (text or "the machine ran out of memory") +
+                ". Try a smaller model, batch size or max length.")
+    return f"{type(error).__name__}: {text or 'unexpected error'}"

@@ -285,6 +285,21 @@ def list_runs() -> list[Run]:
     return sorted(runs, key=lambda r: r.config_path.stat().st_mtime, reverse=True)
 
 
+def run_names(*, stage: str | None = None, exclude_stage: str | None = None,
+              with_output: bool = False) -> list[str]:
+    """Run names, newest first, for the front ends' pickers: only one stage's (or all but one),
+    and only runs with a trained adapter or model when with_output."""
+    names = []
+    for run in list_runs():
+        run_stage = run.config().get("stage")
+        if (stage and run_stage != stage) or (exclude_stage and run_stage == exclude_stage):
+            continue
+        if with_output and run.output_dir() is None:
+            continue
+        names.append(run.name)
+    return names
+
+
 def new_run_folder(stage: str, name: str | None) -> Run:
     """Create a fresh run folder; a given name must be new, a missing one is made from the stage."""
     root = runs_root()

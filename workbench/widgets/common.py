@@ -1,4 +1,4 @@
-"""What the widgets share: a status line that shows an error as one readable line, and run choices.
+"""What the widgets share: a status line that shows an error as one readable line.
 
 A widget's handler calls the engine and fills its child widgets; a failure never reaches the
 notebook as a traceback from inside a button callback (which Jupyter would print to the log
@@ -11,7 +11,7 @@ import functools
 import html
 import logging
 
-from workbench.errors import WorkbenchError
+from workbench.errors import WorkbenchError, one_line
 
 log = logging.getLogger("workbench.widgets")
 
@@ -29,11 +29,9 @@ def notice(text: str, kind: str = "info") -> str:
 
 def readable(error: BaseException) -> str:
     """One line a user can act on; unexpected errors keep their traceback in the log."""
-    if isinstance(error, WorkbenchError):
-        return str(error)
-    log.error("unexpected error in a widget", exc_info=error)
-    text = (str(error).strip().splitlines() or [""])[0][:300]
-    return f"{type(error).__name__}: {text or 'unexpected error'}"
+    if not isinstance(error, WorkbenchError):
+        log.error("unexpected error in a widget", exc_info=error)
+    return one_line(error)
 
 
 def guarded(method):
@@ -46,15 +44,3 @@ def guarded(method):
             self.status.value = notice(readable(error), "error")
             return None
     return wrapper
-
-
-def run_choices(*, stage: str | None = None, exclude_stage: str | None = None) -> list[str]:
-    """Names of runs with a trained output, newest first; only one stage's, or all but one."""
-    from workbench.train.runfolder import list_runs
-    names = []
-    for run in list_runs():
-        run_stage = run.config().get("stage")
-        if run.output_dir() is None or (stage and run_stage != stage) or run_stage == exclude_stage:
-            continue
-        names.append(run.name)
-    return names
