@@ -36,3 +36,36 @@ def fresh_home(tmp_path, monkeypatch):
     (tmp_path / "models").symlink_to(TEST_HOME / "models", target_is_directory=True)
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
     return tmp_path
+
+
+# ---------------------------------------------------------------- precision
+# The precision-sensitive paths (every stage's step, PPO's learning, compare, scoring, export)
+# run in both precisions on any machine: bf16 is emulated where the CPU has no bf16 instructions,
+# slowly, but the tiny model is small enough. A defect of the bf16 path then shows on a
+# developer's AVX2 machine, not first on a user's AMX one.
+PRECISIONS = ("fp32", "bf16")
+
+
+@pytest.fixture(params=PRECISIONS)
+def precision(request, monkeypatch):
+    """The test runs once per precision, set for the whole process (and the job processes it
+    starts) through WORKBENCH_PRECISION, as a user would set it."""
+    monkeypatch.setenv("WORKBENCH_PRECISION", request.param)
+    return request.param
+
+
+# How far a result computed in `precision` may be from the same result computed in fp32.
+# fp32 paths must agree to rounding (1e-5). bf16 keeps 8 significant bits, so one rounding moves a
+# number by up to 2**-8 (0.4%) of itself; a tiny model's output passes through a few roundings
+# that compound, and 4 * 2**-8 (1.6%) bounds what was measured (0.2-0.4% on reward scores).
+# Never widen these to make a test pass: a bigger gap is a defect of the bf16 path.
+TOLERANCE = {"fp32": dict(rtol=1e-5, atol=1e-5), "bf16": dict(rtol=4 * 2 ** -8, atol=4 * 2 ** -8)}
+
+
+def assert_close(actual, expected, precision: str, what: str = "values") -> None:
+    """`actual` (computed in `precision`) equals `expected` (fp32) within TOLERANCE[precision]."""
+    import torch
+    actual, expected = torch.as_tensor(actual).float(), torch.as_tensor(expected).float()
+    assert torch.allclose(actual, expected, **TOLERANCE[precision]), (
+        f"{what} in {precision} differ from fp32 by up to "
+        f"{(actual - expected).abs().max().item():.3g}: {actual.tolist()} vs {expected.tolist()}")

@@ -97,6 +97,31 @@ def test_each_variant_equals_that_variant_loaded_alone(comparer, sampling):
         assert alone.generate(PROMPT, model=answer.model, max_new_tokens=10, **sampling).text == answer.text
 
 
+def test_compare_and_scores_in_each_precision(runs, precision):
+    """Side by side in the precision set for the process: the models load in it, and the reward
+    scores and held-out losses agree with fp32's within that dtype's tolerance."""
+    import torch
+    from conftest import assert_close
+
+    from workbench.evaluate import Comparer
+    from workbench.evaluate.evaluate import evaluate_models
+    from workbench.evaluate.score import RewardScorer
+    comparer = Comparer(["base", runs["sft"]], reward_model=runs["reward"])
+    assert comparer.hardware.precision == comparer.scorer.hardware.precision == precision
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
+    assert [m.get_base_model().dtype for m in comparer.base_models()] == [dtype]
+    answers = comparer.compare(PROMPT, seed=0, temperature=0.0, max_new_tokens=8)
+    assert all(a.tokens > 0 and a.text for a in answers)
+    fp32 = RewardScorer(runs["reward"], precision="fp32")
+    assert_close([a.reward for a in answers], [fp32.score(PROMPT, a.text) for a in answers], precision,
+                 "reward scores")
+    record = evaluate_models(["base", runs["sft"]], sft_data=SFT, max_rows=4, comparer=comparer, save=False)
+    reference = evaluate_models(["base", runs["sft"]], sft_data=SFT, max_rows=4, precision="fp32", save=False)
+    assert (record["settings"]["precision"], reference["settings"]["precision"]) == (precision, "fp32")
+    assert_close([m["loss"] for m in record["models"].values()],
+                 [m["loss"] for m in reference["models"].values()], precision, "held-out losses")
+
+
 def test_variants_share_one_base_in_memory(comparer):
     """Three variants hold one base: one model object, and parameter storage of about one model."""
     from workbench.models import load_causal_lm

@@ -13,6 +13,7 @@ import os
 
 import pytest
 import torch
+from conftest import assert_close
 
 from workbench.errors import ConfigError, DataError, RunError
 from workbench.train.config import PPORunConfig, RLOORunConfig
@@ -75,8 +76,9 @@ def adapter_run(name: str, stage: str, seed: int = 0, base: str = "tiny") -> Run
 
 # ------------------------------------------------------------------------------------ it learns
 
-def test_ppo_raises_held_out_reward_on_tiny_model(fresh_home):
-    """Reward: +0.1 a word. Answers are 8 tokens, so the best score is about 0.8.
+def test_ppo_raises_held_out_reward_on_tiny_model(fresh_home, precision):
+    """Reward: +0.1 a word. Answers are 8 tokens, so the best score is about 0.8. The same target
+    in fp32 and in bf16: the body computes in the precision, log-probabilities and values in fp32.
 
     The tiny model's random 16-wide embeddings give logits within about +-0.3: at temperature 1 it
     samples almost uniformly from 49,152 tokens (entropy 10.8 nats) and no CI-sized run can shape
@@ -89,6 +91,7 @@ def test_ppo_raises_held_out_reward_on_tiny_model(fresh_home):
                                 save_steps=1000, seed=0))
     status = run.status()
     assert status["state"] == "completed", status.get("error")
+    assert run.config()["precision"] == precision
     evals = [row for row in run.metrics() if "eval_reward/mean" in row]
     assert [row["step"] for row in evals] == [0, 20] and evals[0]["eval_prompts"] == 10
     start, end = evals[0]["eval_reward/mean"], evals[-1]["eval_reward/mean"]
@@ -113,23 +116,29 @@ def test_ppo_raises_held_out_reward_on_tiny_model(fresh_home):
 
 # ------------------------------------------------------------------------------------ one base
 
-def test_reward_and_reference_adapters_on_one_base(fresh_home):
+def test_reward_and_reference_adapters_on_one_base(fresh_home, precision):
     from workbench.evaluate.score import RewardScorer
     from workbench.models import detect_hardware, load_tokenizer
     from workbench.train import ppo
     sft, reward = adapter_run("sft-x", "sft", seed=1), adapter_run("rm-x", "reward", seed=2)
     config = prepare_config(PPORunConfig(**{**SMALL, "from_run": sft.name, "reward_model": reward.name}))
     tokenizer = load_tokenizer("tiny")
-    actors = ppo.load_actors(config, "tiny", sft.adapter_dir, detect_hardware(), tokenizer)
+    assert config.precision == precision
+    actors = ppo.load_actors(config, "tiny", sft.adapter_dir, detect_hardware(config.precision), tokenizer)
+    assert actors.model.get_base_model().dtype == {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
     assert not actors.second_copy and set(actors.model.peft_config) == {"default", "reference", "reward", "value"}
     rows, _ = ppo.prompt_rows(config)
     batch = ppo.sample_answers(actors, tokenizer, ppo.encode_prompts(tokenizer, rows[:3], 80), config)
     rows_ = ppo._rows(batch)
     with torch.no_grad():
-        # the reward adapter + score head on the shared base scores exactly like the reward model alone
+        # the reward adapter + score head on the shared base scores exactly like the reward model
+        # alone: the same precision, the same layout of the tokens, the same fp32 head
         shared = actors.score(*rows_)
-        alone = RewardScorer(reward.name).score_ids(*ppo.right_padded(*rows_, tokenizer.pad_token_id))
+        packed = ppo.right_padded(*rows_, tokenizer.pad_token_id)
+        alone = RewardScorer(reward.name, precision=precision).score_ids(*packed)
         assert torch.allclose(shared, alone, atol=1e-5) and shared.std() > 0
+        assert_close(shared, RewardScorer(reward.name, precision="fp32").score_ids(*packed), precision,
+                     "reward scores")
         # the reference is the SFT policy itself (a frozen copy of its adapter), not the base
         policy, _ = ppo.policy_logprobs(actors, "default", *rows_, 1.0)
         reference, _ = ppo.policy_logprobs(actors, actors.reference, *rows_, 1.0)

@@ -104,12 +104,12 @@ class _LoadedBase:
     adapters: dict[str, str] = field(default_factory=dict)  # label -> PEFT adapter name
 
 
-def _load_base(name: str, adapters: list[tuple[str, object]]) -> _LoadedBase:
-    """Load `name` once and every (label, adapter folder) onto it."""
+def _load_base(name: str, adapters: list[tuple[str, object]], hardware=None) -> _LoadedBase:
+    """Load `name` once (on `hardware`'s device and dtype) and every (label, adapter folder) onto it."""
     from workbench.models import load_causal_lm, load_tokenizer
 
     tokenizer = load_tokenizer(name)
-    model = load_causal_lm(name, method="lora", for_training=False)
+    model = load_causal_lm(name, method="lora", for_training=False, hardware=hardware)
     loaded = _LoadedBase(name, model, tokenizer)
     for i, (label, folder) in enumerate(adapters):
         # PEFT adapter names become module keys, which may not contain '.' (run names may).
@@ -159,18 +159,24 @@ class Comparer:
 
     models: the labels, in order. reward_model: a reward run that scores every answer (it is a
     separate sequence-classification model with its own score head, loaded once).
+    precision: "auto" | "fp32" | "bf16" for every model loaded here (None = auto; see
+    `detect_hardware`); `hardware` says what it resolved to.
     last_answers: the Answer of each variant's latest generation (also after `stream`).
     Calls are serialised by a lock: switching adapters is not thread-safe.
     """
 
-    def __init__(self, models: list[str], *, base: str | None = None, reward_model: str | None = None):
+    def __init__(self, models: list[str], *, base: str | None = None, reward_model: str | None = None,
+                 precision: str | None = None):
+        from workbench.models import detect_hardware
+
         self.models = parse_models(models)
+        self.hardware = detect_hardware(precision)
         refs = resolve_variants(self.models, base)
         self.reward_model = reward_model
         self.scorer = None
         if reward_model:
             from workbench.evaluate.score import RewardScorer
-            self.scorer = RewardScorer(reward_model)
+            self.scorer = RewardScorer(reward_model, precision=self.hardware.precision)
         # Grouped by folder, so "tiny" and the path it resolves to are one base, loaded once.
         from workbench.models import resolve_model
         self._base_of = {ref.label: str(resolve_model(ref.base)) for ref in refs}
@@ -178,7 +184,7 @@ class Comparer:
         for folder in dict.fromkeys(self._base_of.values()):
             group = [ref for ref in refs if self._base_of[ref.label] == folder]
             adapters = [(ref.label, ref.adapter) for ref in group if ref.adapter]
-            self._bases[folder] = _load_base(group[0].base, adapters)
+            self._bases[folder] = _load_base(group[0].base, adapters, self.hardware)
         self.last_answers: dict[str, Answer] = {}
         self._lock = threading.RLock()
 

@@ -188,7 +188,8 @@ def _reward_results(comparer, scorer, prompts: list[dict], sampling: dict) -> tu
 def evaluate_models(models, *, sft_data=None, preference_data=None, prompts=None,
                     reward_model: str | None = None, base: str | None = None, max_rows: int | None = 50,
                     seed: int = 0, max_new_tokens: int = 64, temperature: float = 0.0,
-                    max_length: int = 1024, comparer=None, save: bool = True) -> dict:
+                    max_length: int = 1024, comparer=None, save: bool = True,
+                    precision: str | None = None) -> dict:
     """Evaluate variants ("base", runs, models) on held-out data; see the module docstring.
 
     sft_data / preference_data: a file path or canonical rows. prompts: a file path (any file
@@ -196,6 +197,7 @@ def evaluate_models(models, *, sft_data=None, preference_data=None, prompts=None
     max_rows: the first N rows of each source. Generations use `seed` and `temperature`
     (0 = greedy, the default, so a rerun gives the same answers) and at most `max_new_tokens`.
     comparer: an already loaded Comparer to reuse (its models are the ones evaluated).
+    precision: "auto" | "fp32" | "bf16" for the models loaded here (None = auto).
     Returns (and, with save, writes) a JSON-ready dict:
       "id", "created_at", "runs" (the runs involved), "reward_model", "data", "settings";
       "models": {model: flat metrics, those that apply: "loss", "perplexity", "sft_rows",
@@ -220,11 +222,11 @@ def evaluate_models(models, *, sft_data=None, preference_data=None, prompts=None
         if rows is not None and not rows:
             raise DataError(f"the {name} data has no rows to evaluate on")
 
-    comparer = comparer or Comparer(models, base=base, reward_model=reward_model)
+    comparer = comparer or Comparer(models, base=base, reward_model=reward_model, precision=precision)
     scorer = comparer.scorer
     if scorer is None and reward_model:
         from workbench.evaluate.score import RewardScorer
-        scorer = RewardScorer(reward_model)
+        scorer = RewardScorer(reward_model, precision=comparer.hardware.precision)
     metrics = {label: {} for label in comparer.models}
     for label in comparer.models:
         if sft_rows is not None:
@@ -246,7 +248,8 @@ def evaluate_models(models, *, sft_data=None, preference_data=None, prompts=None
         "reward_model": getattr(scorer, "name", None),
         "data": {"sft": _describe(sft_data), "preference": _describe(preference_data),
                  "prompts": _describe(prompts)},
-        "settings": {**sampling, "max_rows": max_rows, "max_length": max_length},
+        "settings": {**sampling, "max_rows": max_rows, "max_length": max_length,
+                     "precision": comparer.hardware.precision},
         "models": metrics,
         "scores": rewards,
         "win_rates": win_rates(rewards) if rewards else [],

@@ -2,7 +2,9 @@
 
 `RewardScorer` loads the base once with the run's adapter (or its full model) and returns the
 scalar reward of a (prompt, response) pair: the score head's output at the last token of the
-conversation rendered exactly as the reward stage rendered it for training.
+conversation rendered exactly as the reward stage rendered it for training. The body computes in
+the precision asked for (`precision`, see `detect_hardware`); the score head always in fp32, as
+in training and in PPO's shared-base scorer.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from workbench.models.variants import model_ref
 
 
 class RewardScorer:
-    def __init__(self, reward_run: str):
+    def __init__(self, reward_run: str, *, precision: str | None = None):
         import torch
         from peft import PeftModel
 
-        from workbench.models import load_reward_model, load_tokenizer
+        from workbench.models import detect_hardware, load_reward_model, load_tokenizer
 
         ref = model_ref(reward_run)
         if ref.stage != "reward":
@@ -25,7 +27,8 @@ class RewardScorer:
         self.name = ref.label
         self.base = ref.base
         self.tokenizer = load_tokenizer(ref.base)
-        model = load_reward_model(ref.base, for_training=False)
+        self.hardware = detect_hardware(precision)
+        model = load_reward_model(ref.base, for_training=False, hardware=self.hardware)
         if ref.adapter is not None:
             model = PeftModel.from_pretrained(model, str(ref.adapter))
         self.model = model.eval()

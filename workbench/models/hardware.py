@@ -2,14 +2,25 @@
 
 The defaults of the usual recipes (bf16, QLoRA, gradient checkpointing) are right for a GPU and
 badly wrong for a laptop CPU: on a CPU without native bf16 a bf16 matrix product is about 200x
-slower than fp32, and 4-bit QLoRA about 16x slower than fp32 LoRA (see FINDINGS.md). So the
-choice is made here, once, and the reason is a sentence the front ends show.
+slower than fp32, and 4-bit QLoRA about 16x slower than fp32 LoRA (see FINDINGS.md); on a CPU
+with AVX-512 BF16 (and AMX) bf16 is 2.5-3x faster than fp32. So the choice is made here, once,
+and the reason is a sentence the front ends show.
+
+Precision is a setting as well as a detection: `precision` "fp32" or "bf16" overrides the
+machine's choice, "auto" (or None) takes $WORKBENCH_PRECISION when set, else the machine's.
+Whatever the precision, the numbers that decide what a model learns or scores (PPO's
+log-probabilities, ratios and values, reward heads, merged weights) are computed in fp32; the
+matrix products of the body run in the chosen dtype.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+PRECISIONS = ("auto", "fp32", "bf16")
+PRECISION_ENV = "WORKBENCH_PRECISION"
+DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}  # precision -> torch dtype name
 
 # CPU flags (Linux /proc/cpuinfo) that mean bf16 matrix work runs in hardware.
 # x86: AVX-512 BF16 or AMX; Arm: the "bf16" feature (Neoverse V1/N2, Graviton 3, ...).
@@ -22,6 +33,9 @@ class Hardware:
 
     device: "cuda" | "mps" | "cpu".
     dtype: "float32" | "bfloat16" | "float16", the dtype weights load in and compute runs in.
+    precision: the same as a setting's name: "fp32" | "bf16" | "fp16".
+    chosen: "auto" when the machine chose the precision, else where the choice came from
+        ("setting" or the environment variable's name).
     default_method: "qlora" on CUDA, "lora" elsewhere.
     gradient_checkpointing: trade compute for memory; only worth it where memory is the limit (GPU).
     bf16_native: the device runs bf16 matrix work in hardware.
@@ -44,21 +58,85 @@ class Hardware:
     sft_micro_batch: int = 8
     forward_tokens: int = 16384
     packing: bool = True
+    chosen: str = "auto"
+
+    @property
+    def precision(self) -> str:
+        return {v: k for k, v in DTYPES.items()}[self.dtype]
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def detect_hardware() -> Hardware:
-    """Inspect this machine: CUDA first, then Apple MPS, then the CPU."""
+def detect_hardware(precision: str | None = None) -> Hardware:
+    """Inspect this machine (CUDA first, then Apple MPS, then the CPU) and apply the precision
+    asked for: "fp32" | "bf16", or "auto" / None for $WORKBENCH_PRECISION, else the machine's
+    choice. Raises ConfigError for an unknown precision."""
     import torch
 
     if torch.cuda.is_available():
-        return _cuda_hardware(torch)
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return _mps_hardware()
-    return _cpu_hardware(torch)
+        hardware = _cuda_hardware(torch)
+    else:
+        mps = getattr(torch.backends, "mps", None)
+        hardware = _mps_hardware() if mps is not None and mps.is_available() else _cpu_hardware(torch)
+    wanted, chosen = requested_precision(precision)
+    if wanted == "auto":
+        return hardware
+    return with_precision(hardware, wanted, chosen)
+
+
+def requested_precision(precision: str | None = None) -> tuple[str, str]:
+    """(precision, where it came from): the argument unless it is "auto" or None, then
+    $WORKBENCH_PRECISION, then "auto". Raises ConfigError naming the bad value and its source."""
+    import os
+
+    from workbench.errors import ConfigError
+    source = "setting"
+    value = (precision or "auto").strip().lower()
+    if value == "auto" and os.environ.get(PRECISION_ENV, "").strip():
+        value, source = os.environ[PRECISION_ENV].strip().lower(), PRECISION_ENV
+    if value not in PRECISIONS:
+        where = f"${PRECISION_ENV}" if source == PRECISION_ENV else "precision"
+        raise ConfigError(f"{where} must be one of {', '.join(PRECISIONS)}, not '{value}'",
+                          hint="auto lets the machine choose: bf16 where it runs bf16 in hardware, "
+                               "else fp32.")
+    return value, source
+
+
+def with_precision(hardware: Hardware, precision: str, chosen: str = "setting") -> Hardware:
+    """`hardware` computing in `precision` ("fp32" | "bf16") instead of its own choice, with a
+    reason that says so (and warns when bf16 has no hardware support here)."""
+    import dataclasses
+
+    dtype = DTYPES[precision]
+    if dtype == hardware.dtype:
+        return dataclasses.replace(hardware, chosen=chosen)
+    if precision == "bf16" and not hardware.bf16_native:
+        note = ("bf16 as asked, although this device has no bf16 matrix instructions: it is "
+                "emulated, and on a CPU about 100-200x slower than fp32 (fine for a tiny model).")
+    else:
+        note = f"{precision} as asked, instead of this machine's {hardware.precision}."
+    return dataclasses.replace(hardware, dtype=dtype, chosen=chosen,
+                               reason=f"{hardware.reason} Precision: {note}")
+
+
+def precision_choices(hardware: Hardware | None = None) -> list[tuple[str, str]]:
+    """(label, value) of each precision a front end offers, "auto" labelled with what it means
+    here (the machine's choice, or $WORKBENCH_PRECISION's)."""
+    auto = (hardware or detect_hardware()).precision
+    choices = [(f"auto: {auto} on this machine", "auto"), ("fp32", "fp32"), ("bf16", "bf16")]
+    if auto not in PRECISIONS:  # fp16, on a GPU without bf16: a run's config may say so
+        choices.append((auto, auto))
+    return choices
+
+
+def describe_precision(hardware: Hardware) -> str:
+    """One line for `models list` and the front ends: what computes in which precision, and why."""
+    origin = ("chosen for this machine" if hardware.chosen == "auto"
+              else f"set by {'$' + PRECISION_ENV if hardware.chosen == PRECISION_ENV else 'the setting'}")
+    return (f"precision {hardware.precision}, {origin}; bf16 in hardware here: "
+            f"{'yes' if hardware.bf16_native else 'no'}. PPO's log-probabilities and values, reward "
+            "heads and merged exports are computed in fp32 either way.")
 
 
 def _cuda_hardware(torch) -> Hardware:

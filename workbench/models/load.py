@@ -139,9 +139,11 @@ def load_causal_lm(name_or_path: str | os.PathLike, *, method: str = "lora",
                    hardware: Hardware | None = None, for_training: bool = True):
     """A causal LM on `hardware`'s device and dtype.
 
-    method: "lora" / "full" load the weights in the hardware dtype ("full" keeps fp32 master
-    weights where the dtype is fp16, which AMP needs); "qlora" loads them 4-bit NF4 with double
-    quantization and compute in the hardware dtype (works on a CPU, ~16x slower there).
+    method: "lora" loads the weights in the hardware dtype (the adapter PEFT adds is fp32);
+    "full" keeps fp32 master weights whatever the dtype, and the trainer computes in the hardware
+    dtype under autocast: an optimizer step on bf16 weights rounds most updates away; "qlora"
+    loads them 4-bit NF4 with double quantization and compute in the hardware dtype (works on a
+    CPU, ~16x slower there).
     Adapters are not attached here: that is the training stage's job.
     for_training: turns the KV cache off (it only costs memory in a training step).
     """
@@ -163,7 +165,9 @@ def load_reward_model(name_or_path: str | os.PathLike, *, method: str = "lora",
     """A sequence classifier with one output (the scalar reward) on top of a causal LM's body.
 
     The `score` head (hidden_size -> 1) is new and randomly initialised unless the folder is
-    already a reward model; it is never quantized, so it stays trainable under QLoRA.
+    already a reward model; it is never quantized, so it stays trainable under QLoRA, and it
+    computes in fp32 whatever the body's dtype (see `fp32_head`): a reward read through a bf16
+    head moves in steps of 1/128 near 1, which is more than many margins it is trained on.
     config.pad_token_id is set: the reward is read at the last non-pad token of each row.
     """
     from transformers import AutoModelForSequenceClassification
@@ -174,7 +178,32 @@ def load_reward_model(name_or_path: str | os.PathLike, *, method: str = "lora",
     model = _from_pretrained(AutoModelForSequenceClassification, source, method, hardware,
                              num_labels=1, pad_token_id=pad_id)
     model.config.pad_token_id = pad_id
+    fp32_head(model.score)
     return _finish(model, for_training)
+
+
+def fp32_head(head):
+    """Make `head` (an nn.Linear) compute in fp32 on inputs of any dtype: its weights become
+    fp32 and a forward pre-hook upcasts what comes in. Returns it. Under autocast the product
+    itself follows autocast, as every other layer does."""
+    import torch
+
+    head.float()
+    if not getattr(head, "_workbench_fp32", False):
+        head.register_forward_pre_hook(lambda module, args: tuple(
+            a.float() if torch.is_tensor(a) and a.is_floating_point() else a for a in args))
+        head._workbench_fp32 = True
+    return head
+
+
+def linear_fp32(layer, inputs):
+    """`layer` (an nn.Linear) applied in fp32 whatever its dtype and that of `inputs` (..., in)
+    -> (..., out) fp32. For heads whose outputs are compared across passes (log-probabilities,
+    ratios): the body can compute in bf16, these numbers are not rounded to it."""
+    import torch
+
+    bias = None if layer.bias is None else layer.bias.float()
+    return torch.nn.functional.linear(inputs.float(), layer.weight.float(), bias)
 
 
 def _from_pretrained(auto_class, source, method: str, hardware: Hardware, **extra):
@@ -187,7 +216,7 @@ def _from_pretrained(auto_class, source, method: str, hardware: Hardware, **extr
     if method == "qlora":
         kwargs["quantization_config"] = _bnb_config(dtype, skip=["score"] if "num_labels" in extra
                                                     else None)
-    elif method == "full" and dtype == torch.float16:
+    elif method == "full" and dtype != torch.float32:
         kwargs["dtype"] = torch.float32
     if hardware.device == "cuda":
         kwargs["device_map"] = {"": 0}
@@ -294,27 +323,52 @@ def _describe_config(folder: Path) -> str:
     return f"local folder: {arch}"
 
 
-def count_parameters(folder: Path) -> int | None:
-    """Number of weights in a folder's *.safetensors files, read from their headers (no torch,
-    no loading: the header is an 8-byte little-endian length and a JSON table of shapes)."""
+def _weight_shapes(folder: Path) -> list[tuple[str, list[int]]] | None:
+    """(safetensors dtype, shape) of every weight in a folder's *.safetensors files, read from
+    their headers (no torch, no loading: a header is an 8-byte little-endian length and a JSON
+    table of dtypes and shapes). None when there are none or one is unreadable."""
     files = _safetensors_files(folder)
     if not files:
         return None
-    total = 0
+    weights = []
     try:
         for file in files:
             with open(file, "rb") as handle:
                 (length,) = struct.unpack("<Q", handle.read(8))
                 header = json.loads(handle.read(length))
-            for key, entry in header.items():
-                if key != "__metadata__":
-                    count = 1
-                    for dim in entry["shape"]:
-                        count *= dim
-                    total += count
-    except (OSError, ValueError, KeyError, struct.error):
+            weights += [(entry["dtype"], entry["shape"]) for key, entry in header.items()
+                        if key != "__metadata__"]
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
         return None
-    return total
+    return weights
+
+
+def _size(shape: list[int]) -> int:
+    count = 1
+    for dim in shape:
+        count *= dim
+    return count
+
+
+def count_parameters(folder: Path) -> int | None:
+    """Number of weights in a folder's *.safetensors files (from their headers)."""
+    weights = _weight_shapes(folder)
+    return None if weights is None else sum(_size(shape) for _, shape in weights)
+
+
+# safetensors' names of floating dtypes -> torch's
+_SAFETENSORS_DTYPES = {"F32": "float32", "BF16": "bfloat16", "F16": "float16", "F64": "float64"}
+
+
+def stored_dtype(folder: Path) -> str | None:
+    """The dtype a model folder's weights are stored in ("float32", "bfloat16", ...): the
+    floating dtype that holds most of its weights. None where unknown."""
+    counts: dict[str, int] = {}
+    for dtype, shape in _weight_shapes(Path(folder)) or []:
+        if dtype in _SAFETENSORS_DTYPES:
+            name = _SAFETENSORS_DTYPES[dtype]
+            counts[name] = counts.get(name, 0) + _size(shape)
+    return max(counts, key=counts.get) if counts else None
 
 
 def _params_label(folder: Path) -> str | None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from workbench.errors import ConfigError
+from workbench.models.hardware import PRECISIONS
 
 METHODS = ("lora", "qlora", "full")
 
@@ -38,6 +39,9 @@ class RunConfig:
     eval_data: str | None = knob(None, "held-out file; when empty, val_fraction of data is held out")
     val_fraction: float = knob(0.1, "share of data held out for evaluation when no eval_data is given")
     method: str | None = knob(None, "lora | qlora | full; empty = what this hardware serves best")
+    precision: str = knob("auto", "auto | fp32 | bf16: the dtype the model computes in; auto = "
+                                  "$WORKBENCH_PRECISION if set, else bf16 where this machine runs it "
+                                  "in hardware, else fp32 (the run records what auto chose)")
     max_steps: int | None = knob(None, "optimizer steps; overrides epochs when set")
     epochs: float = knob(1.0, "passes over the training rows (when max_steps is empty)")
     learning_rate: float | None = knob(None, "empty = the stage's default")
@@ -73,6 +77,8 @@ class RunConfig:
 
         if self.method is not None and self.method not in METHODS:
             bad("method", f"must be one of {', '.join(METHODS)}, not '{self.method}'")
+        if self.precision not in PRECISIONS + ("fp16",):  # fp16: what auto picks on a GPU without bf16
+            bad("precision", f"must be one of {', '.join(PRECISIONS)}, not '{self.precision}'")
         if self.max_steps is not None and self.max_steps <= 0:
             bad("max_steps", f"must be a positive number of steps, not {self.max_steps}")
         if self.max_steps is None and self.epochs <= 0:

@@ -35,7 +35,7 @@ def train(config: DPORunConfig, run: Run, resume_from=None) -> None:
     from workbench.models import detect_hardware, load_causal_lm, load_tokenizer
     from workbench.train.callbacks import RunFolderCallback
 
-    hardware = detect_hardware()
+    hardware = detect_hardware(config.precision)
     base, adapter = model_source(config)
     train_rows, eval_rows = training_rows(config, task="preference")
     tokenizer = load_tokenizer(base)

@@ -58,7 +58,9 @@ def prepare_config(config: RunConfig) -> RunConfig:
     """
     from workbench.models import detect_hardware
     from workbench.train import stages
-    hardware = detect_hardware()
+    hardware = detect_hardware(config.precision)
+    # The run records the precision it trains in, so a resume elsewhere trains in the same one.
+    config.precision = hardware.precision
     if config.method is None:
         config.method = hardware.default_method
     if getattr(config, "packing", False) is None:

@@ -62,6 +62,7 @@ from pathlib import Path
 from typing import Callable
 
 from workbench.errors import ConfigError
+from workbench.models.load import linear_fp32
 from workbench.train.common import model_source, training_rows
 from workbench.train.config import PPORunConfig
 from workbench.train.runfolder import Run, get_run, now, write_json_atomic
@@ -234,10 +235,11 @@ def load_actors(config: PPORunConfig, base: str, sft_adapter: Path | None, hardw
                 reward_head.weight.copy_(reward_weight)
                 value_head.weight.copy_(reward_weight)
             reward_head.requires_grad_(False)
-            score = shared_base_scorer(model, reward_head)
+            score = shared_base_scorer(model, reward_head, tokenizer.pad_token_id)
         else:  # a reward model on another base: its own copy in memory
             from workbench.evaluate.score import RewardScorer
-            score = separate_scorer(RewardScorer(config.reward_model), tokenizer.pad_token_id)
+            score = separate_scorer(RewardScorer(config.reward_model, precision=config.precision),
+                                    tokenizer.pad_token_id)
             model.add_adapter("value", lora_config(config))
             second_copy = True
     model.set_adapter("default")
@@ -256,17 +258,20 @@ def _rows(batch):
     return batch["query"], batch["query_mask"], batch["responses"], batch["mask"]
 
 
-def shared_base_scorer(model, reward_head) -> Callable:
+def shared_base_scorer(model, reward_head, pad_id: int) -> Callable:
     """Scores from the reward adapter and score head on the shared base, read at the last real
-    token of prompt + answer (the same position the reward stage trained on)."""
+    token of prompt + answer (the same position the reward stage trained on).
+
+    Rows are packed to the left first (`right_padded`), as the reward stage and `RewardScorer`
+    lay them out: in bf16 the body's result depends on where the padding sits, by about 1%."""
     import torch
 
     def score(query, query_mask, responses, mask):
-        ids = torch.cat([query, responses], dim=1)
-        attention = torch.cat([query_mask, mask.long()], dim=1)
+        ids, attention = right_padded(query, query_mask, responses, mask, pad_id)
+        ids, attention = ids.to(query.device), attention.to(query.device)
         with adapter(model, "reward"):
             hidden = hidden_states(model, ids, attention)
-        last = query.shape[1] + mask.long().sum(dim=1) - 1
+        last = attention.sum(dim=1) - 1
         rows = torch.arange(ids.shape[0], device=ids.device)
         return reward_head(hidden[rows, last].float()).squeeze(-1)
     return score
@@ -367,8 +372,10 @@ def policy_logprobs(actors: Actors, name: str | None, query, query_mask, respons
     attention = torch.cat([query_mask, mask.long()], dim=1)
     with adapter(model, name):
         hidden = hidden_states(model, ids, attention)
-    # The hidden state before each answer token predicts it; the LM head runs on those alone.
-    logits = model.get_base_model().get_output_embeddings()(hidden[:, query.shape[1] - 1: -1]).float()
+    # The hidden state before each answer token predicts it; the LM head runs on those alone, in
+    # fp32: bf16 logits move in steps of ~1/256 of their size, which at a low temperature is a
+    # ratio step of the order of the clip range.
+    logits = linear_fp32(model.get_base_model().get_output_embeddings(), hidden[:, query.shape[1] - 1: -1])
     logprobs = token_logprobs(logits, responses, temperature)
     entropy = entropy_from_logits(logits / temperature) if with_entropy else None
     return logprobs, entropy
@@ -625,7 +632,7 @@ def train(config: PPORunConfig, run: Run, resume_from: Path | None = None) -> No
     from workbench.rl.maths import adaptive_kl_coef
 
     torch.manual_seed(config.seed)
-    hardware = detect_hardware()
+    hardware = detect_hardware(config.precision)
     base, sft_adapter = model_source(config)
     tokenizer = load_tokenizer(base)
     train_rows, eval_rows = prompt_rows(config)

@@ -34,7 +34,7 @@ def train(config: RewardRunConfig, run: Run, resume_from=None) -> None:
     from workbench.models import detect_hardware, load_reward_model, load_tokenizer
     from workbench.train.callbacks import RunFolderCallback
 
-    hardware = detect_hardware()
+    hardware = detect_hardware(config.precision)
     train_rows, eval_rows = training_rows(config, task="preference")
     tokenizer = load_tokenizer(config.model)
     train_set = encode_pairs(tokenizer, train_rows)

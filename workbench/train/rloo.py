@@ -35,7 +35,7 @@ def reward_function(config: RLOORunConfig, run: Run, eos_token_id: int):
             return [rule(text) for _, text in pairs]
     else:
         from workbench.evaluate.score import RewardScorer
-        score_texts = RewardScorer(config.reward_model).score_many
+        score_texts = RewardScorer(config.reward_model, precision=config.precision).score_many
     logged_steps: set[int] = set()
 
     def reward_model(prompts, completions, completion_ids, trainer_state=None, log_metric=None, **_):
@@ -71,7 +71,7 @@ def train(config: RLOORunConfig, run: Run, resume_from=None) -> None:
     from workbench.models import detect_hardware, load_causal_lm, load_tokenizer
     from workbench.train.callbacks import RunFolderCallback
 
-    hardware = detect_hardware()
+    hardware = detect_hardware(config.precision)
     base, adapter = model_source(config)
     train_rows, eval_rows = prompt_rows(config)
     tokenizer = load_tokenizer(base, padding_side="left")

@@ -88,7 +88,7 @@ def train(config: SFTRunConfig, run: Run, resume_from=None) -> None:
     from workbench.models import detect_hardware, load_causal_lm, load_tokenizer
     from workbench.train.callbacks import RunFolderCallback
 
-    hardware = detect_hardware()
+    hardware = detect_hardware(config.precision)
     train_rows, eval_rows = training_rows(config, task="sft")
     tokenizer = load_tokenizer(config.model)
     train_set = encode_rows(tokenizer, train_rows, config.assistant_only_loss, config.max_length)
