@@ -35,16 +35,21 @@ def cmd_models_prepare(args) -> int:
 
 def cmd_models_list(args) -> int:
     from workbench.models import detect_hardware, list_models
+    from workbench.models.hardware import describe_precision
     models = list_models()
     hardware = detect_hardware()
     if args.json:
-        _print_json({"models": [m.__dict__ for m in models], "hardware": hardware.__dict__})
+        _print_json({"models": [m.__dict__ for m in models],
+                     "hardware": {**hardware.to_dict(), "precision": hardware.precision}})
         return EXIT_OK
     for m in models:
         state = "ready" if m.prepared else "not prepared"
         print(f"{m.name:<22} {m.kind:<8} {state:<13} {m.params or '':>8}  {m.description}")
     print(f"\nhardware: {hardware.device}, {hardware.dtype}, default method {hardware.default_method}"
-          f"\n  {hardware.reason}")
+          f"\n  {hardware.reason}"
+          f"\n  auto = {describe_precision(hardware)}"
+          "\n  Choose with --precision fp32|bf16 on train, compare, score and eval, or "
+          "WORKBENCH_PRECISION for every command.")
     return EXIT_OK
 
 
@@ -298,7 +303,7 @@ def cmd_compare(args) -> int:
     from workbench.evaluate import Comparer, as_messages
     messages = as_messages(args.prompt, system=args.system)
     print(f"loading {args.models} ...", file=sys.stderr)
-    comparer = Comparer(args.models, base=args.base, reward_model=args.reward_model)
+    comparer = Comparer(args.models, base=args.base, reward_model=args.reward_model, precision=args.precision)
     if args.json:
         _print_json([answer.to_dict() for answer in comparer.compare(messages, **_sampling(args))])
         return EXIT_OK
@@ -319,7 +324,7 @@ def cmd_compare(args) -> int:
 def cmd_score(args) -> int:
     from workbench.evaluate import as_messages
     from workbench.evaluate.score import RewardScorer
-    score = RewardScorer(args.reward_model).score(as_messages(args.prompt, system=args.system),
+    score = RewardScorer(args.reward_model, precision=args.precision).score(as_messages(args.prompt, system=args.system),
                                                   args.response)
     if args.json:
         _print_json({"reward_model": args.reward_model, "score": score})
@@ -337,7 +342,7 @@ def cmd_eval(args) -> int:
     from workbench.evaluate.evaluate import evals_dir
     record = evaluate_file(args.models, args.data, reward_model=args.reward_model, base=args.base,
                            max_rows=args.max_rows, seed=args.seed, max_new_tokens=args.max_new_tokens,
-                           temperature=args.temperature)
+                           temperature=args.temperature, precision=args.precision)
     if args.json:
         _print_json(record)
         return EXIT_OK
@@ -362,13 +367,21 @@ def cmd_eval(args) -> int:
 
 def cmd_export(args) -> int:
     from workbench.evaluate import export_run
-    result = export_run(args.run, args.out, merge=args.merge, force=args.force)
+    result = export_run(args.run, args.out, merge=args.merge, force=args.force, dtype=args.dtype)
     if args.json:
         _print_json(result)
     else:
-        print(f"exported run {result['run']} ({result['kind']}, base {result['base']}) to {result['path']}: "
+        saved = f", {result['dtype']} merged in fp32" if result.get("dtype") else ""
+        print(f"exported run {result['run']} ({result['kind']}{saved}, base {result['base']}) to {result['path']}: "
               + ", ".join(result["files"]))
     return EXIT_OK
+
+
+def _add_precision_option(p) -> None:
+    from workbench.models.hardware import PRECISIONS
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="the dtype the models compute in; auto = $WORKBENCH_PRECISION if set, else "
+                        "bf16 where this machine runs it in hardware, else fp32 (see `models list`)")
 
 
 def _add_sampling_options(p) -> None:
@@ -388,6 +401,7 @@ def _add_evaluate_parsers(commands) -> None:
     p.add_argument("--base", help="what 'base' means (default: the base of the runs listed)")
     p.add_argument("--reward-model", help="a reward run that scores every answer")
     _add_sampling_options(p)
+    _add_precision_option(p)
     p.add_argument("--json", action="store_true",
                    help='print [{"model", "text", "tokens", "seconds", "reward"}]')
     p.set_defaults(func=cmd_compare)
@@ -397,6 +411,7 @@ def _add_evaluate_parsers(commands) -> None:
     p.add_argument("--prompt", required=True)
     p.add_argument("--response", required=True)
     p.add_argument("--system", help="an optional system message")
+    _add_precision_option(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_score)
 
@@ -411,6 +426,7 @@ def _add_evaluate_parsers(commands) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--temperature", type=float, default=0.0, help="for the generations; 0 = greedy (default)")
     p.add_argument("--max-new-tokens", type=int, default=64, help="answer length limit (default: 64)")
+    _add_precision_option(p)
     p.add_argument("--json", action="store_true", help="print the whole saved result")
     p.set_defaults(func=cmd_eval)
 
@@ -420,6 +436,10 @@ def _add_evaluate_parsers(commands) -> None:
     p.add_argument("--merge", action="store_true",
                    help="fold the adapter into the base: a transformers folder that needs no peft")
     p.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    from workbench.evaluate.export import EXPORT_DTYPES
+    p.add_argument("--dtype", choices=list(EXPORT_DTYPES), default="auto",
+                   help="what a --merge export is saved in (the merge itself is computed in fp32); "
+                        "auto = the dtype the base model is stored in")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_export)
 
@@ -521,6 +541,9 @@ def _add_feedback_parsers(commands) -> None:
 
 def cmd_launch(args) -> int:
     from ui.app import launch
+    from workbench.models.hardware import PRECISION_ENV
+    if args.precision != "auto":  # the app's compare, score and eval, and the form's "auto"
+        os.environ[PRECISION_ENV] = args.precision
     launch(args.host, args.port, share=args.share, auth=args.auth, open_browser=not args.no_browser)
     return EXIT_OK
 
@@ -614,6 +637,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auth", default=os.environ.get("WORKBENCH_AUTH"), metavar="USER:PASSWORD",
                    help="require this login; read from $WORKBENCH_AUTH when not given")
     p.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    _add_precision_option(p)
     p.set_defaults(func=cmd_launch)
 
     _add_evaluate_parsers(commands)

@@ -5,7 +5,9 @@
     merge=True   a standalone transformers folder: the adapter folded into the base weights,
                  safetensors only, tokenizer and chat template included; loads with
                  AutoModelForCausalLM (AutoModelForSequenceClassification for a reward run)
-                 and no peft
+                 and no peft. The merge is computed in fp32 whatever the machine trains in, and
+                 saved in the base's own stored dtype (`dtype="auto"`) or the one asked for, so
+                 the exported weights do not depend on which CPU exported them.
 
 A run that trained the full model exports its model folder either way. Nothing pickled is ever
 written (the trainer's training_args.bin is left behind), and the folder is written beside its
@@ -54,27 +56,49 @@ def _copy_plain_files(source: Path, target: Path) -> list[str]:
     return copied
 
 
-def _merged_model(ref, stage: str | None):
-    """The base with the run's adapter folded in (no peft left), in full precision."""
+EXPORT_DTYPES = {"auto": None, "fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def _merged_model(ref, stage: str | None, dtype: str):
+    """The base with the run's adapter folded in (no peft left): merged in fp32, returned in
+    `dtype` (a torch dtype name)."""
+    import torch
     from peft import PeftModel
 
-    from workbench.models import load_causal_lm, load_reward_model
+    from workbench.models import detect_hardware, load_causal_lm, load_reward_model
 
     # A QLoRA run's adapter is merged into the full-precision base: a 4-bit model cannot be saved
     # as an ordinary checkpoint, and the adapter was trained to correct the same weights.
     load = load_reward_model if stage == "reward" else load_causal_lm
-    model = load(ref.base, method="lora", for_training=False)
-    return PeftModel.from_pretrained(model, str(ref.adapter)).merge_and_unload()
+    model = load(ref.base, method="lora", for_training=False, hardware=detect_hardware("fp32"))
+    merged = PeftModel.from_pretrained(model, str(ref.adapter)).merge_and_unload()
+    return merged.to(getattr(torch, dtype))
 
 
-def export_run(run: str, out_dir, merge: bool = False, *, force: bool = False) -> dict:
+def export_dtype(dtype: str, base: str) -> str:
+    """The torch dtype name a merged export is saved in: `dtype` ("fp32" | "bf16" | "fp16"), or
+    for "auto" the dtype the base's weights are stored in (fp32 where that is unknown)."""
+    from workbench.models import resolve_model
+    from workbench.models.load import stored_dtype
+
+    if dtype not in EXPORT_DTYPES:
+        raise WorkbenchError(f"--dtype must be one of {', '.join(EXPORT_DTYPES)}, not '{dtype}'.",
+                             hint="auto saves in the dtype the base model is stored in.")
+    return EXPORT_DTYPES[dtype] or stored_dtype(resolve_model(base)) or "float32"
+
+
+def export_run(run: str, out_dir, merge: bool = False, *, force: bool = False,
+               dtype: str = "auto") -> dict:
     """Write run `run`'s result to `out_dir` (see the module docstring).
 
+    dtype: what a merged export is saved in: "auto" (the base's stored dtype), "fp32", "bf16"
+    or "fp16". An adapter, or a full fine-tune's model folder, is copied as it was trained.
     Returns what its workbench_export.json says, less the run's config: "run", "stage", "kind"
-    ("adapter" | "merged" | "model"), "base", "base_path", "architecture", "how_to_load", and
-    "path" (the folder, a string) and "files" (the names in it).
+    ("adapter" | "merged" | "model"), "base", "base_path", "architecture", "dtype" (of a merged
+    export, else None), "merged_in" ("float32", or None), "how_to_load", and "path" (the folder,
+    a string) and "files" (the names in it).
     Raises RunError for an unknown or unfinished run, WorkbenchError for a non-empty out_dir
-    without force.
+    without force, or a dtype asked for an export that is not merged.
     """
     from workbench.models.variants import model_ref
     from workbench.train.runfolder import get_run
@@ -85,6 +109,11 @@ def export_run(run: str, out_dir, merge: bool = False, *, force: bool = False) -
         raise RunError(f"run '{source_run.name}' has not completed (it is {state}), so it has nothing "
                        "final to export.", hint=f"Wait for it, or `workbench runs resume {source_run.name}`.")
     ref = model_ref(source_run.name)
+    if dtype != "auto" and (not merge or ref.adapter is None):
+        raise WorkbenchError(f"--dtype {dtype} applies to a merged export only; this export copies "
+                             "the run's files as they were trained.",
+                             hint="Add --merge to save the merged model in that dtype, or leave --dtype out.")
+    save_dtype = export_dtype(dtype, ref.base) if merge and ref.adapter is not None else None
     out = Path(out_dir).expanduser()
     _check_out_dir(out, force, [source_run.path, paths.home(), Path.cwd()])
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -97,7 +126,7 @@ def export_run(run: str, out_dir, merge: bool = False, *, force: bool = False) -
             _copy_plain_files(Path(ref.base), tmp)
         elif merge:
             kind, base = "merged", ref.base
-            model = _merged_model(ref, ref.stage)
+            model = _merged_model(ref, ref.stage, save_dtype)
             config = getattr(model, "config", None)
             if config is not None and getattr(config, "quantization_config", None) is not None:
                 del config.quantization_config
@@ -114,6 +143,7 @@ def export_run(run: str, out_dir, merge: bool = False, *, force: bool = False) -
             "run": source_run.name, "stage": ref.stage, "kind": kind, "base": base,
             "base_path": _base_path(base),
             "architecture": "sequence-classification (reward)" if ref.stage == "reward" else "causal-lm",
+            "dtype": save_dtype, "merged_in": "float32" if save_dtype else None,
             "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "how_to_load": _how_to_load(kind, ref.stage),
             "config": source_run.config(),
