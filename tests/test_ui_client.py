@@ -146,7 +146,7 @@ def test_bad_start_is_a_readable_message(client):
 def test_tiny_sft_run_from_the_app(client, home):
     from ui.train_tab import form_names
     args = start_args(model="tiny", data=SFT, name="ui-sft", max_steps="40", max_length=128, batch_size=2,
-                      max_rows="40", eval_steps="10", save_steps=100)
+                      max_rows="40", eval_steps="10", save_steps=100, precision="fp32")
     run_update, message = client.predict(*args, api_name="/start_run")
     assert "Started run ui-sft" in message and "workbench train sft" in message
     assert (home / "runs" / "ui-sft" / "config.yaml").exists()
@@ -186,6 +186,7 @@ def test_tiny_sft_run_from_the_app(client, home):
     details, loss, _, config_yaml, _, export_dir = client.predict("ui-sft", api_name="/open_run")
     assert "stopped" in details and "checkpoint-" in details
     assert "model: tiny" in config_yaml and "max_steps: 40" in config_yaml
+    assert "precision: fp32" in config_yaml  # chosen in the form, recorded by the run
 
     with pytest.raises(AppError, match="has not completed"):
         client.predict("ui-sft", export_dir, False, api_name="/export_run")
@@ -194,7 +195,7 @@ def test_tiny_sft_run_from_the_app(client, home):
     names = ["stage", "doc", "command"] + form_names()  # (the client leaves gr.State out)
     settings = {n: v.get("value") if isinstance(v, dict) else v for n, v in zip(names, loaded)}
     assert settings["stage"] == "sft" and settings["model"] == "tiny"
-    assert str(settings["max_steps"]) == "40" and settings["name"] == ""
+    assert str(settings["max_steps"]) == "40" and settings["name"] == "" and settings["precision"] == "fp32"
     assert settings["command"].startswith("workbench train sft") and "--max-steps 40" in settings["command"]
 
     _, table, _ = client.predict("ui-sft", api_name="/delete_run")

@@ -77,9 +77,12 @@ def test_launcher_runs_sft_and_fills_the_live_chart(fresh_home):
     from workbench.widgets import TrainingLauncher
     launcher = TrainingLauncher("sft", data=SFT, max_steps=5, poll_s=0.2, **QUICK)
     assert launcher.points() == 0 and launcher.progress.value == 0
+    assert launcher.precision.value == "auto"
+    launcher.precision.value = "fp32"
     run = launcher.start()
     assert run is not None, launcher.status.value
     assert run.config()["max_steps"] == 5 and run.config()["model"] == "tiny"
+    assert run.config()["precision"] == "fp32"  # the run records the precision it trained in
     jobs.wait_for(run)
     status = launcher.refresh()
     assert status["state"] == "completed", status.get("error")
@@ -147,6 +150,14 @@ def test_compare_widget_answers_with_two_models_and_a_reward(fresh_home):
     comparer = widget.comparer
     widget.compare()
     assert widget.comparer is comparer
+    # the precision is the user's choice: another one loads the models again, in that dtype
+    auto = comparer.hardware.precision
+    assert widget.precision.options[0] == (f"auto: {auto} on this machine", "auto")
+    other = "fp32" if auto == "bf16" else "bf16"
+    widget.precision.value = other
+    widget.compare()
+    assert widget.comparer is not comparer and widget.comparer.hardware.precision == other
+    assert f"in {other}" in widget.status.value
     widget.models[2].options = list(widget.models[2].options) + ["no-such-run"]
     widget.models[2].value = "no-such-run"
     assert widget.compare() is None and "no-such-run" in widget.status.value

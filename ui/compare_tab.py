@@ -33,6 +33,14 @@ def comparer_for(models: tuple[str, ...], base: str | None, reward_model: str | 
         return _cache["comparer"]
 
 
+def precision_line() -> str:
+    """What the models here compute in, and how to change it."""
+    from workbench.models import detect_hardware
+    from workbench.models.hardware import describe_precision
+    return (f"Models answer in {describe_precision(detect_hardware())} To change it, start the app "
+            "with `workbench launch --precision fp32|bf16` (or set WORKBENCH_PRECISION).")
+
+
 def model_choices() -> list[str]:
     return ["base"] + run_names(with_output=True)
 
@@ -132,6 +140,7 @@ def build(ctx: dict) -> gr.Tab:
             temperature = gr.Slider(0.0, 1.5, value=0.7, step=0.05, label="Temperature", elem_id="compare-temperature")
             top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top-p", elem_id="compare-top-p")
             max_new = gr.Slider(8, 512, value=96, step=8, label="Max new tokens", elem_id="compare-max-new")
+        gr.Markdown(f"*{esc(precision_line())}*", elem_id="compare-precision")
         pickers, chats, scores = [], [], []
         with gr.Row():
             for i in range(COLUMNS):

@@ -22,7 +22,7 @@ AUTO = "auto"  # the method choice that lets the engine pick from the hardware
 POLL_SECONDS = 2.0
 # Fields shown first; the other RunConfig fields go under "More settings", and the fields stages
 # add (beta, from_run, ...) under "Stage settings", grouped by the stages that have them.
-MAIN_FIELDS = ("model", "method", "data", "prompts", "eval_data", "max_steps", "epochs", "learning_rate",
+MAIN_FIELDS = ("model", "method", "precision", "data", "prompts", "eval_data", "max_steps", "epochs", "learning_rate",
                "batch_size", "max_length", "name")
 
 
@@ -246,6 +246,9 @@ def _component(name: str, spec: dict, stage: str, hardware):
         from workbench.train.config import METHODS
         choices = [(f"auto: {hardware.default_method} on this machine", AUTO), *METHODS]
         return gr.Dropdown(choices=choices, value=form_value(name, default), **common)
+    if name == "precision":
+        from workbench.models.hardware import precision_choices
+        return gr.Dropdown(choices=precision_choices(hardware), value=default, **common)
     if name == "model":
         return gr.Dropdown(choices=model_names(), value=default, allow_custom_value=True, **common)
     if is_run_field(name):
@@ -276,6 +279,7 @@ def _grid(form: dict, names: list[str], specs: dict, stage: str, hardware) -> No
 
 def build(ctx: dict) -> gr.Tab:
     from workbench.models import detect_hardware
+    from workbench.models.hardware import describe_precision
     hardware = detect_hardware()
     configs = _stage_configs()
     specs = field_specs()
@@ -290,7 +294,8 @@ def build(ctx: dict) -> gr.Tab:
                 form: dict[str, gr.components.Component] = {}
                 main, own, more = form_groups(specs)
                 _grid(form, main, specs, first, hardware)
-                gr.Markdown(f"*{esc(hardware.reason)}*", elem_id="train-hardware")
+                gr.Markdown(f"*{esc(hardware.reason)} {esc(describe_precision(hardware))}*",
+                            elem_id="train-hardware")
                 with gr.Row():
                     start = gr.Button("Start", variant="primary", elem_id="train-start")
                     stop = gr.Button("Stop", variant="stop", elem_id="train-stop")

@@ -31,13 +31,15 @@ class CompareWidget(widgets.VBox):
 
     def __init__(self, models: list[str] | None = None, *, reward_model: str | None = None,
                  base: str | None = None, prompt: str = "", seed: int = 0, temperature: float = 0.0,
-                 max_new_tokens: int = 64):
+                 max_new_tokens: int = 64, precision: str = "auto"):
+        from workbench.models.hardware import precision_choices
         self.base = base
         self.comparer = None
         self._key = None
         chosen = list(models or ["base"])[:COLUMNS]
         self.models = [widgets.Dropdown(description=f"Model {i + 1}") for i in range(COLUMNS)]
         self.reward_model = widgets.Dropdown(description="Reward model")
+        self.precision = widgets.Dropdown(options=precision_choices(), value=precision, description="Precision")
         self.refresh_choices(chosen + [""] * (COLUMNS - len(chosen)), reward_model or "")
         self.prompt = widgets.Textarea(value=prompt, placeholder="Ask something…", description="Prompt",
                                        layout=widgets.Layout(width="95%", height="70px"))
@@ -52,7 +54,7 @@ class CompareWidget(widgets.VBox):
                                                                  grid_gap="8px"))
         self.answers = []
         self.button.on_click(lambda _: self.compare())
-        super().__init__([widgets.HBox(self.models), widgets.HBox([self.reward_model]), self.prompt,
+        super().__init__([widgets.HBox(self.models), widgets.HBox([self.reward_model, self.precision]), self.prompt,
                           widgets.HBox([self.seed, self.temperature, self.max_new_tokens, self.button]),
                           self.status, self.columns])
 
@@ -71,10 +73,11 @@ class CompareWidget(widgets.VBox):
     def _comparer(self, models: tuple[str, ...], reward_model: str | None):
         """The Comparer for these models; loading is the slow part, so the last one is kept."""
         from workbench.evaluate import Comparer
-        key = (models, reward_model)
+        key = (models, reward_model, self.precision.value)
         if key != self._key:
             self.comparer, self._key = None, None  # free the old models before loading new ones
-            self.comparer = Comparer(list(models), base=self.base, reward_model=reward_model)
+            self.comparer = Comparer(list(models), base=self.base, reward_model=reward_model,
+                                     precision=self.precision.value)
             self._key = key
         return self.comparer
 
@@ -95,5 +98,6 @@ class CompareWidget(widgets.VBox):
                                         temperature=self.temperature.value,
                                         max_new_tokens=self.max_new_tokens.value)
         self.columns.children = [widgets.HTML(answer_html(a)) for a in self.answers]
-        self.status.value = notice(f"Same prompt, seed {self.seed.value} and settings for every model.", "ok")
+        self.status.value = notice(f"Same prompt, seed {self.seed.value} and settings for every model, "
+                                   f"in {comparer.hardware.precision}.", "ok")
         return self.answers

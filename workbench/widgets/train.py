@@ -72,6 +72,9 @@ class TrainingLauncher(widgets.VBox):
         self.model = widgets.Text(value=str(self.settings.pop("model", DEFAULT_MODEL)), description="Model")
         self.data = widgets.Text(value=str(self.settings.pop(primary_file(stage), "")),
                                  description=primary_file(stage).capitalize(), layout=widgets.Layout(width="50%"))
+        from workbench.models.hardware import precision_choices
+        self.precision = widgets.Dropdown(options=precision_choices(),
+                                          value=self.settings.pop("precision", "auto"), description="Precision")
         self.max_steps = widgets.BoundedIntText(value=self.settings.pop("max_steps", None) or 20, min=1,
                                                 max=10**7, description="Max steps")
         self.name = widgets.Text(value=str(self.settings.pop("name", "") or ""), description="Run name",
@@ -89,7 +92,7 @@ class TrainingLauncher(widgets.VBox):
         self.stop_button.on_click(lambda _: self.stop())
         self.resume_button.on_click(lambda _: self.resume())
         super().__init__([widgets.HBox([self.stage, self.model, self.max_steps]),
-                          widgets.HBox([self.data, self.name]),
+                          widgets.HBox([self.data, self.name, self.precision]),
                           widgets.HBox([self.start_button, self.stop_button, self.resume_button, self.progress]),
                           self.status, self.loss_chart, self.stage_chart])
         if run is not None:
@@ -99,7 +102,7 @@ class TrainingLauncher(widgets.VBox):
     def config_settings(self) -> dict:
         """The settings `start` passes to `workbench.train.train` (form values over the extras)."""
         settings = {**self.settings, "model": self.model.value.strip(), "max_steps": self.max_steps.value,
-                    primary_file(self.stage.value): self.data.value.strip()}
+                    "precision": self.precision.value, primary_file(self.stage.value): self.data.value.strip()}
         if self.name.value.strip():
             settings["name"] = self.name.value.strip()
         return settings
