@@ -143,6 +143,36 @@ def test_reward_and_reference_adapters_on_one_base(fresh_home):
     assert names and all(".default." in n or ".value." in n for n in names)
 
 
+def test_an_update_moves_policy_and_value_adapters_and_nothing_frozen(fresh_home):
+    """The value function is an adapter and a head: one update must move the adapter too, not only
+    the head (PEFT's adapter switches set requires_grad, and a backward pass after a switch back to
+    the policy used to skip the value adapter). Reference and reward stay bit-for-bit the same."""
+    from workbench.models import detect_hardware, load_tokenizer
+    from workbench.train import ppo
+    sft, reward = adapter_run("sft-u", "sft", seed=1), adapter_run("rm-u", "reward", seed=2)
+    config = prepare_config(PPORunConfig(**{**SMALL, "from_run": sft.name, "reward_model": reward.name}))
+    tokenizer = load_tokenizer("tiny")
+    actors = ppo.load_actors(config, "tiny", sft.adapter_dir, detect_hardware(), tokenizer)
+    lora = {n: p for n, p in actors.model.named_parameters() if "lora_" in n}
+    before = {n: p.detach().clone() for n, p in lora.items()}
+    head_before = actors.value_head.weight.detach().clone()
+    optimizer = torch.optim.AdamW(actors.trainable, lr=1e-3, weight_decay=0.0)
+    rows, _ = ppo.prompt_rows(config)
+    batch = ppo.rollout(actors, tokenizer, ppo.encode_prompts(tokenizer, rows[:4], 80), config, config.kl_coef)
+    ppo.ppo_update(actors, optimizer, batch, config)
+
+    def moved(name: str) -> list[bool]:
+        return [not torch.equal(before[n], p.detach()) for n, p in lora.items() if f".{name}." in n]
+
+    for name in ("default", "value", "reference", "reward"):
+        assert moved(name), f"no LoRA weights of adapter '{name}'"
+    assert all(moved("default")) and all(moved("value")), (sum(moved("default")), sum(moved("value")))
+    assert not any(moved("reference")) and not any(moved("reward"))
+    assert not torch.equal(actors.value_head.weight, head_before)
+    # still frozen after every adapter switch of a rollout and an update
+    assert not any(p.requires_grad for n, p in lora.items() if ".reference." in n or ".reward." in n)
+
+
 # ------------------------------------------------------------------------------------ stop / resume
 
 def test_stop_then_resume_equals_an_uninterrupted_run(fresh_home):

@@ -148,21 +148,41 @@ class Actors:
     second_copy: bool = False   # the reward model is a second base in memory
 
 
+def keep_trainable(model) -> None:
+    """requires_grad back on for the policy and value adapters, whichever adapter is switched on.
+
+    PEFT's switches set requires_grad too: `set_adapter` turns it on for the adapter switched on
+    and off for every other one (`BaseTunerLayer.set_adapter`), and `disable_adapter` turns it off
+    for all (`enable_adapters(False)`). The value loss is backpropagated after `adapter` has switched
+    back to the policy, and autograd drops the gradient of a leaf whose requires_grad is off by the
+    time the gradient arrives: without this the value adapter never learned, only its head did.
+    The reference and reward adapters are left as the switch left them, frozen.
+    """
+    model.set_requires_grad(list(TRAINABLE), requires_grad=True)
+
+
 @contextmanager
 def adapter(model, name: str | None):
     """Run `model` with adapter `name` switched on; None runs the base with every adapter off.
 
     Frozen adapters are switched on in inference mode; leaving restores the policy ("default").
+    The policy and value adapters stay trainable across every switch (see `keep_trainable`).
     """
     if name is None:
-        with model.disable_adapter():
-            yield
+        try:
+            with model.disable_adapter():
+                keep_trainable(model)
+                yield
+        finally:
+            keep_trainable(model)
         return
     model.set_adapter(name, inference_mode=name not in TRAINABLE)
+    keep_trainable(model)
     try:
         yield
     finally:
         model.set_adapter("default")
+        keep_trainable(model)
 
 
 def hidden_states(model, input_ids, attention_mask):
@@ -241,11 +261,10 @@ def load_actors(config: PPORunConfig, base: str, sft_adapter: Path | None, hardw
             model.add_adapter("value", lora_config(config))
             second_copy = True
     model.set_adapter("default")
+    keep_trainable(model)
     model.eval()  # no dropout: before the first update the new/old probability ratio must be exactly 1
     trainable = [p for n, p in model.named_parameters()
                  if "lora_" in n and any(f".{a}." in n for a in TRAINABLE)]
-    for p in trainable:
-        p.requires_grad_(True)
     return Actors(model=model, value_head=value_head, reference=reference, score=score,
                   trainable=trainable + list(value_head.parameters()), second_copy=second_copy)
 
