@@ -349,20 +349,19 @@ def sample_answers(actors: Actors, tokenizer, prompt_ids, config: PPORunConfig) 
     "has_eos" (B,) bool: the answer ended before max_new_tokens}.
     """
     import torch
-    from transformers import GenerationConfig
 
+    from workbench.models.sampling import generate, generation_config
     from workbench.rl.maths import response_mask, truncate_after_eos
     model = actors.model
     query, query_mask = left_padded(prompt_ids, tokenizer.pad_token_id, model.device)
-    generation = GenerationConfig(do_sample=True, temperature=config.temperature, top_k=0, top_p=1.0,
-                                  max_new_tokens=config.max_new_tokens, use_cache=True,
-                                  eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    # softmax(logits / temperature) and nothing else: the distribution `policy_logprobs` scores
+    generation = generation_config(temperature=config.temperature, max_new_tokens=config.max_new_tokens,
+                                   eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
     chunks = []
     with torch.no_grad(), adapter(model, "default"):
         for start in range(0, len(prompt_ids), config.rollout_batch_size):
             part = slice(start, start + config.rollout_batch_size)
-            out = model.generate(input_ids=query[part], attention_mask=query_mask[part],
-                                 generation_config=generation)
+            out = generate(model, generation, input_ids=query[part], attention_mask=query_mask[part])
             chunks.append(out[:, query.shape[1]:])
     width = max(c.shape[1] for c in chunks)
     responses = torch.cat([torch.nn.functional.pad(c, (0, width - c.shape[1]), value=tokenizer.pad_token_id)
