@@ -238,6 +238,27 @@ def test_answers_are_scored_under_the_distribution_they_were_sampled_from(fresh_
     assert torch.equal(drawn_from[mask], logits[mask])
 
 
+def test_rloo_samples_without_the_models_generation_settings(fresh_home, tmp_path, monkeypatch):
+    """TRL's RLOOTrainer builds its own GenerationConfig, but transformers fills its unset fields
+    (min_p, no_repeat_ngram_size, suppress_tokens, ...) from the model's generation_config.json."""
+    from transformers.generation.utils import GenerationMixin
+    processors = []
+    build = GenerationMixin._get_logits_processor
+
+    def recording(self, *args, **kwargs):
+        processors.append(build(self, *args, **kwargs))
+        return processors[-1]
+
+    monkeypatch.setattr(GenerationMixin, "_get_logits_processor", recording)
+    folder = str(leaky_model(tmp_path / "leaky"))
+    run = run_here(RLOORunConfig(model=folder, prompts=PROMPTS, reward_rule="length", max_steps=1,
+                                 batch_size=4, num_generations=2, max_new_tokens=4, max_length=96,
+                                 save_steps=1000, temperature=1.0))
+    assert run.status()["state"] == "completed", run.status().get("error")
+    built = [[type(x).__name__ for x in p] for p in processors]
+    assert built and all(not names for names in built), built
+
+
 # ------------------------------------------------------------------------------------ stop / resume
 
 def test_stop_then_resume_equals_an_uninterrupted_run(fresh_home):
