@@ -236,3 +236,20 @@ def test_cli_bad_input_is_one_line_and_exit_2(runs, capsys, case):
     expected = {"unknown": "no-such-run", "unfinished": "stopped", "reward-as-model": "reward",
                 "twice": "twice", "bad-reward": "not a reward-model run"}[case]
     assert expected in lines[0]
+
+
+def test_answers_use_the_settings_given_and_none_from_the_models_generation_config(fresh_home, tmp_path):
+    """A copy of the tiny model whose generation_config.json asks for a repetition penalty and bans
+    repeated bigrams answers exactly as the tiny model: the comparison, and the feedback pairs
+    sampled through it, use only the settings given (greedy here, and seeded sampling)."""
+    from workbench.evaluate import Comparer
+    from workbench.models import build_tiny_model
+    folder = tmp_path / "leaky"
+    shutil.copytree(build_tiny_model(), folder)
+    path = folder / "generation_config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "repetition_penalty": 1.3,
+                                "no_repeat_ngram_size": 2}))
+    leaky, plain = Comparer(["base"], base=str(folder)), Comparer(["base"], base="tiny")
+    for sampling in (dict(temperature=0), dict(temperature=0.02, seed=3)):
+        answers = [c.generate(PROMPT, model="base", max_new_tokens=24, **sampling) for c in (leaky, plain)]
+        assert answers[0].text == answers[1].text, sampling

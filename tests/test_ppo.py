@@ -7,9 +7,12 @@ The trained reward runs are stand-ins made in a second: a LoRA with random, non-
 saved exactly as the reward stage saves one (its training is tested in test_train.py).
 """
 
+import copy
+import dataclasses
 import json
 import math
 import os
+import shutil
 
 import pytest
 import torch
@@ -150,6 +153,119 @@ def test_reward_and_reference_adapters_on_one_base(fresh_home, precision):
     # only the policy and value adapters (and the value head) are trained
     names = {n for n, p in actors.model.named_parameters() if any(p is t for t in actors.trainable)}
     assert names and all(".default." in n or ".value." in n for n in names)
+
+
+def test_an_update_moves_policy_and_value_adapters_and_nothing_frozen(fresh_home):
+    """The value function is an adapter and a head: one update must move the adapter too, not only
+    the head (PEFT's adapter switches set requires_grad, and a backward pass after a switch back to
+    the policy used to skip the value adapter). Reference and reward stay bit-for-bit the same."""
+    from workbench.models import detect_hardware, load_tokenizer
+    from workbench.train import ppo
+    sft, reward = adapter_run("sft-u", "sft", seed=1), adapter_run("rm-u", "reward", seed=2)
+    config = prepare_config(PPORunConfig(**{**SMALL, "from_run": sft.name, "reward_model": reward.name}))
+    tokenizer = load_tokenizer("tiny")
+    actors = ppo.load_actors(config, "tiny", sft.adapter_dir, detect_hardware(), tokenizer)
+    lora = {n: p for n, p in actors.model.named_parameters() if "lora_" in n}
+    before = {n: p.detach().clone() for n, p in lora.items()}
+    head_before = actors.value_head.weight.detach().clone()
+    optimizer = torch.optim.AdamW(actors.trainable, lr=1e-3, weight_decay=0.0)
+    rows, _ = ppo.prompt_rows(config)
+    batch = ppo.rollout(actors, tokenizer, ppo.encode_prompts(tokenizer, rows[:4], 80), config, config.kl_coef)
+    ppo.ppo_update(actors, optimizer, batch, config)
+
+    def moved(name: str) -> list[bool]:
+        return [not torch.equal(before[n], p.detach()) for n, p in lora.items() if f".{name}." in n]
+
+    for name in ("default", "value", "reference", "reward"):
+        assert moved(name), f"no LoRA weights of adapter '{name}'"
+    assert all(moved("default")) and all(moved("value")), (sum(moved("default")), sum(moved("value")))
+    assert not any(moved("reference")) and not any(moved("reward"))
+    assert not torch.equal(actors.value_head.weight, head_before)
+    # still frozen after every adapter switch of a rollout and an update
+    assert not any(p.requires_grad for n, p in lora.items() if ".reference." in n or ".reward." in n)
+
+
+# ------------------------------------------------------------------------------------ sampling = scoring
+
+# What a user's model may ship in generation_config.json: each of these changes the distribution
+# transformers samples from, and none of them is in the scoring pass's log-probs.
+LEAKY_GENERATION = dict(repetition_penalty=1.3, no_repeat_ngram_size=2, min_p=0.05, typical_p=0.5,
+                        epsilon_cutoff=3e-4, top_k=5, top_p=0.5, suppress_tokens=[3, 4], min_new_tokens=6,
+                        bad_words_ids=[[5]])
+
+
+def leaky_model(folder):
+    """A copy of the tiny model whose generation_config.json also sets LEAKY_GENERATION."""
+    from workbench.models import build_tiny_model
+    shutil.copytree(build_tiny_model(), folder)
+    path = folder / "generation_config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **LEAKY_GENERATION}))
+    return folder
+
+
+def fp32(hardware):
+    # exact comparisons: sampled and scored in fp32, whatever the machine would pick
+    return dataclasses.replace(hardware, dtype="float32")
+
+
+def test_answers_are_scored_under_the_distribution_they_were_sampled_from(fresh_home, tmp_path, monkeypatch):
+    """PPO's old log-probs and KL are computed by a forward pass at the sampling temperature; the
+    sampler must have drawn from exactly that distribution, not one the model's
+    generation_config.json reshaped (repetition penalty, n-gram ban, min_p, suppressed tokens...)."""
+    from workbench.models import detect_hardware, load_tokenizer
+    from workbench.train import ppo
+    folder = str(leaky_model(tmp_path / "leaky"))
+    config = prepare_config(PPORunConfig(**{**SMALL, "model": folder, "max_new_tokens": 8},
+                                         reward_rule="length", temperature=1.0))
+    tokenizer = load_tokenizer(folder)
+    actors = ppo.load_actors(config, folder, None, fp32(detect_hardware()), tokenizer)
+    assert actors.model.get_base_model().generation_config.repetition_penalty == 1.3  # the model ships it
+    outputs = []
+    generate = actors.model.generate
+
+    def generate_keeping_scores(*args, generation_config, **kwargs):
+        generation_config = copy.deepcopy(generation_config)
+        generation_config.update(output_scores=True, output_logits=True, return_dict_in_generate=True)
+        out = generate(*args, generation_config=generation_config, **kwargs)
+        outputs.append(out)
+        return out.sequences
+
+    monkeypatch.setattr(actors.model, "generate", generate_keeping_scores)
+    rows, _ = ppo.prompt_rows(config)
+    batch = ppo.sample_answers(actors, tokenizer, ppo.encode_prompts(tokenizer, rows[:4], 80), config)
+    batch = ppo.score_answers(actors, batch, config)
+    (out,) = outputs
+    drawn_from = torch.stack(out.scores, dim=1)  # (B, R, V): the sampler's processed scores
+    logits = torch.stack(out.logits, dim=1)      # (B, R, V): the model's own
+    mask, responses = batch["mask"], batch["responses"]
+    assert drawn_from.shape[:2] == mask.shape and mask.sum() > 4
+    sampled = drawn_from.log_softmax(-1).gather(-1, responses.unsqueeze(-1)).squeeze(-1)
+    assert torch.allclose(sampled[mask], batch["logprobs"][mask], atol=1e-4), \
+        (sampled[mask] - batch["logprobs"][mask]).abs().max()
+    # the whole distribution, not only at the drawn tokens: at temperature 1 nothing stands between
+    # the model's logits and the sampler
+    assert torch.equal(drawn_from[mask], logits[mask])
+
+
+def test_rloo_samples_without_the_models_generation_settings(fresh_home, tmp_path, monkeypatch):
+    """TRL's RLOOTrainer builds its own GenerationConfig, but transformers fills its unset fields
+    (min_p, no_repeat_ngram_size, suppress_tokens, ...) from the model's generation_config.json."""
+    from transformers.generation.utils import GenerationMixin
+    processors = []
+    build = GenerationMixin._get_logits_processor
+
+    def recording(self, *args, **kwargs):
+        processors.append(build(self, *args, **kwargs))
+        return processors[-1]
+
+    monkeypatch.setattr(GenerationMixin, "_get_logits_processor", recording)
+    folder = str(leaky_model(tmp_path / "leaky"))
+    run = run_here(RLOORunConfig(model=folder, prompts=PROMPTS, reward_rule="length", max_steps=1,
+                                 batch_size=4, num_generations=2, max_new_tokens=4, max_length=96,
+                                 save_steps=1000, temperature=1.0))
+    assert run.status()["state"] == "completed", run.status().get("error")
+    built = [[type(x).__name__ for x in p] for p in processors]
+    assert built and all(not names for names in built), built
 
 
 # ------------------------------------------------------------------------------------ stop / resume

