@@ -146,6 +146,8 @@ class Actors:
     reference: str | None       # adapter giving the reference log-probs; None = the base alone
     score: Callable             # (query, query_mask, responses, mask) -> (B,) scores
     trainable: list             # parameters the optimizer updates, in a fixed order
+    policy_params: list         # the policy adapter's: its gradient norm is clipped on its own,
+    value_params: list          # apart from the value adapter's and head's
     second_copy: bool = False   # the reward model is a second base in memory
 
 
@@ -265,10 +267,12 @@ def load_actors(config: PPORunConfig, base: str, sft_adapter: Path | None, hardw
     model.set_adapter("default")
     keep_trainable(model)
     model.eval()  # no dropout: before the first update the new/old probability ratio must be exactly 1
-    trainable = [p for n, p in model.named_parameters()
-                 if "lora_" in n and any(f".{a}." in n for a in TRAINABLE)]
+    policy = [p for n, p in model.named_parameters() if "lora_" in n and ".default." in n]
+    value = [p for n, p in model.named_parameters() if "lora_" in n and ".value." in n]
     return Actors(model=model, value_head=value_head, reference=reference, score=score,
-                  trainable=trainable + list(value_head.parameters()), second_copy=second_copy)
+                  trainable=policy + value + list(value_head.parameters()),
+                  policy_params=policy, value_params=value + list(value_head.parameters()),
+                  second_copy=second_copy)
 
 
 # ================================================================================ scoring
@@ -489,7 +493,10 @@ def ppo_update(actors: Actors, optimizer, batch: dict, config: PPORunConfig) -> 
             value = value_loss(values, mb["values"], mb["returns"], mb["mask"], config.value_clip_range)
             (config.vf_coef * value["loss"] / config.grad_accum).backward()
             if (k + 1) % config.grad_accum == 0 or k == len(minibatches) - 1:
-                torch.nn.utils.clip_grad_norm_(actors.trainable, 1.0)
+                # Two networks, two norms: clipped together, the value function's larger gradient
+                # scaled the policy's step down (held-out reward 0.64 -> 0.52 instead of rising).
+                torch.nn.utils.clip_grad_norm_(actors.policy_params, 1.0)
+                torch.nn.utils.clip_grad_norm_(actors.value_params, 1.0)
                 optimizer.step()
                 optimizer.zero_grad(set_to_none=True)
             stats.append({"policy_loss": policy["loss"].item(), "value_loss": value["loss"].item(),
