@@ -763,8 +763,7 @@ _TASK_WORDS = {
                              "a preference file"),
     "unpaired": _TaskWords("unpaired feedback (prompt/completion/label)",
                            "prompt/completion/label rows",
-                           "a KTO stage (not in the workbench yet; pairing a good and a bad answer to the same "
-                           "prompt makes preference rows for `workbench train reward` or `workbench train dpo`)",
+                           "`workbench train kto`",
                            "an unpaired (KTO) file"),
     "prompts": _TaskWords("prompts without answers", "rows with a prompt",
                           "`workbench train ppo`", "a prompts file"),
