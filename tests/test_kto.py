@@ -200,3 +200,20 @@ def test_tutorial_recipe_is_a_valid_kto_config():
         settings = tutorial.recipe("kto", quick)
         assert settings["from_run"] == tutorial.run_name("sft", quick)
         KTORunConfig(**{k: v for k, v in settings.items() if k != "from_run"}).validate()
+
+
+def test_the_inspectors_say_an_unpaired_file_trains_with_kto(tmp_path):
+    from ui.data_tab import summary_text
+    from workbench.data import inspect_file
+    from workbench.widgets.data import summary_html
+    path = unpaired_file(tmp_path / "kto.jsonl")
+    report = inspect_file(path)
+    assert report.task == "unpaired" and report.train_with() == "`workbench train kto`"
+    assert "Train it with `workbench train kto`." in summary_text(report)
+    assert "Train it with <code>workbench train kto</code>." in summary_html(report)
+    result = subprocess.run([sys.executable, "-m", "workbench", "data", "inspect", path], capture_output=True,
+                            text=True)
+    assert result.returncode == 0 and "train:   workbench train kto" in result.stdout
+    # a file that cannot feed the asked task says that instead
+    wrong = summary_text(inspect_file(PREFERENCE, task="unpaired"))
+    assert "holds preference data" in wrong and "Train it with" not in wrong

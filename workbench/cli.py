@@ -66,6 +66,8 @@ def cmd_data_inspect(args) -> int:
         print(f"format:  {report.format or 'not recognised'}")
         print(f"task:    {report.task or '-'}")
         print(f"rows:    {report.rows} ({report.valid_rows} valid, {len(report.errors)} with problems)")
+        if report.train_with() and not report.task_problem:
+            print(f"train:   {report.train_with().replace('`', '')}")
         if report.feedback:
             fb = report.feedback
             print(f"feedback: {fb['judgements']} judgements ({fb['pairs']} pairs, {fb['ties']} ties), "

@@ -648,6 +648,10 @@ class DataReport:
                                          "again." if first else ".")
         return None
 
+    def train_with(self) -> str | None:
+        """The commands that train on a usable file of this task, e.g. "`workbench train kto`"."""
+        return _TASK_WORDS[self.task].train_with if self.usable() and self.task else None
+
     def to_json(self, sample: int = 3) -> dict:
         out = {
             "path": self.path, "format": self.format, "task": self.task,
