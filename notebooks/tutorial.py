@@ -21,7 +21,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # also transformers'
 warnings.filterwarnings("ignore", category=FutureWarning)
 warnings.filterwarnings("ignore", category=UserWarning, module="torch")
 
-STAGES = ("sft", "reward", "dpo", "ppo")
+STAGES = ("sft", "reward", "dpo", "kto", "ppo")
 
 
 def data(name: str) -> str:
@@ -59,6 +59,10 @@ def recipe(stage: str, quick: bool) -> dict:
     if stage == "dpo":
         full = dict(eval_data=data("preference_eval.jsonl"), max_steps=20, max_length=192, eval_steps=10)
         return {**common, "data": data("preference.jsonl"), "from_run": run_name("sft", quick),
+                **({} if quick else full)}
+    if stage == "kto":  # no notebook of its own yet: `tutorial.ensure("kto", QUICK)` trains it
+        full = dict(max_steps=20, max_length=192, eval_steps=10)
+        return {**common, "data": data("unpaired.jsonl"), "from_run": run_name("sft", quick),
                 **({} if quick else full)}
     if stage == "ppo":
         for unused in ("max_rows", "val_fraction"):
@@ -107,7 +111,7 @@ def ensure(stage: str, quick: bool):
     name = run_name(stage, quick)
     run = reuse(name)
     if run is None:
-        for earlier in {"dpo": ("sft",), "ppo": ("sft", "reward")}.get(stage, ()):
+        for earlier in {"dpo": ("sft",), "kto": ("sft",), "ppo": ("sft", "reward")}.get(stage, ()):
             ensure(earlier, quick)
         print(f"training {name} (the {stage} tutorial's run) ...")
         run = train(stage, name=name, wait=True, **recipe(stage, quick))

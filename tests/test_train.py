@@ -18,6 +18,7 @@ from ui_support import wait_until
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SFT = os.path.join(ROOT, "sample_data", "sft.jsonl")
 PREFERENCE = os.path.join(ROOT, "sample_data", "preference.jsonl")
+UNPAIRED = os.path.join(ROOT, "sample_data", "unpaired.jsonl")
 QUICK = dict(model="tiny", max_length=128, batch_size=2, save_steps=4, eval_steps=4, max_rows=40)
 
 
@@ -206,6 +207,7 @@ STEP_SETTINGS = {
     "sft": dict(data=SFT),
     "reward": dict(data=PREFERENCE),
     "dpo": dict(data=PREFERENCE),
+    "kto": dict(data=UNPAIRED),
     "ppo": dict(prompts=PREFERENCE, reward_rule="length", rollout_batch_size=2, ppo_epochs=1,
                 max_new_tokens=4),
     "rloo": dict(prompts=PREFERENCE, reward_rule="length", num_generations=2, max_new_tokens=4),
@@ -216,7 +218,7 @@ STEP_SETTINGS = {
 def test_every_stage_steps_in_both_precisions(fresh_home, monkeypatch, stage):
     """Two steps of each stage in fp32 and in bf16 (emulated where the CPU has no bf16): each
     completes with finite metrics and records its precision; where the first held-out loss does
-    not depend on sampling (SFT, reward, DPO) it agrees across precisions within bf16's tolerance."""
+    not depend on sampling (SFT, reward, DPO, KTO) it agrees across precisions within bf16's tolerance."""
     import math
 
     import torch
@@ -242,6 +244,6 @@ def test_every_stage_steps_in_both_precisions(fresh_home, monkeypatch, stage):
             assert values and all(math.isfinite(v) for v in values), row
         first_eval[precision] = next((row["eval_loss"] for row in run.metrics()
                                       if row.get("step") == 0 and "eval_loss" in row), None)
-    if stage in ("sft", "reward", "dpo"):
+    if stage in ("sft", "reward", "dpo", "kto"):
         assert first_eval["fp32"] is not None
         assert_close(first_eval["bf16"], first_eval["fp32"], "bf16", f"{stage}'s held-out loss before training")

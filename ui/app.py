@@ -71,8 +71,8 @@ def build_app() -> gr.Blocks:
     """The whole workbench as a gr.Blocks (not launched)."""
     from workbench.models import DEFAULT_MODEL
     with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
-        gr.Markdown(f"## {TITLE}\nBring a data file, see what is trained on, train SFT, reward models, DPO "
-                    "and RL as jobs in their own process, and compare the models side by side.",
+        gr.Markdown(f"## {TITLE}\nBring a data file, see what is trained on, train SFT, reward models, DPO, "
+                    "KTO and RL as jobs in their own process, and compare the models side by side.",
                     elem_id="title")
         with gr.Row():
             model = gr.Dropdown(choices=model_names(), value=DEFAULT_MODEL, allow_custom_value=True,

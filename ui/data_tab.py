@@ -30,6 +30,8 @@ def summary_text(report) -> str:
             f"**{report.task or '-'}** · {report.rows} rows: {report.valid_rows} usable, {problems} with problems")
     if report.task_problem:
         text += f"\n\n{notice(esc(report.task_problem), 'error')}"
+    elif report.train_with():
+        text += f"\n\nTrain it with {report.train_with()}."
     if not report.usable():
         text += f"\n\n{notice(esc(report.hint() or 'No row is usable.'), 'error')}"
     return text

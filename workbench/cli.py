@@ -66,6 +66,8 @@ def cmd_data_inspect(args) -> int:
         print(f"format:  {report.format or 'not recognised'}")
         print(f"task:    {report.task or '-'}")
         print(f"rows:    {report.rows} ({report.valid_rows} valid, {len(report.errors)} with problems)")
+        if report.train_with() and not report.task_problem:
+            print(f"train:   {report.train_with().replace('`', '')}")
         if report.feedback:
             fb = report.feedback
             print(f"feedback: {fb['judgements']} judgements ({fb['pairs']} pairs, {fb['ties']} ties), "
@@ -553,7 +555,7 @@ def cmd_launch(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench",
-        description="SFT <-> RLHF workbench: inspect data and tokens, train SFT / reward / DPO / PPO, "
+        description="SFT <-> RLHF workbench: inspect data and tokens, train SFT / reward / DPO / KTO / PPO, "
                     "compare models side by side.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -590,7 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_data_tokens)
 
-    train = commands.add_parser("train", help="train a stage (sft, reward, dpo, ppo, rloo) as a job in its own process")
+    train = commands.add_parser("train", help="train a stage (sft, reward, dpo, kto, ppo, rloo) as a job in its own process")
     train_sub = train.add_subparsers(dest="stage", metavar="STAGE", required=True)
     from workbench.train.config import STAGE_CONFIGS
     for stage, cls in STAGE_CONFIGS.items():

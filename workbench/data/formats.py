@@ -648,6 +648,10 @@ class DataReport:
                                          "again." if first else ".")
         return None
 
+    def train_with(self) -> str | None:
+        """The commands that train on a usable file of this task, e.g. "`workbench train kto`"."""
+        return _TASK_WORDS[self.task].train_with if self.usable() and self.task else None
+
     def to_json(self, sample: int = 3) -> dict:
         out = {
             "path": self.path, "format": self.format, "task": self.task,
@@ -763,8 +767,7 @@ _TASK_WORDS = {
                              "a preference file"),
     "unpaired": _TaskWords("unpaired feedback (prompt/completion/label)",
                            "prompt/completion/label rows",
-                           "a KTO stage (not in the workbench yet; pairing a good and a bad answer to the same "
-                           "prompt makes preference rows for `workbench train reward` or `workbench train dpo`)",
+                           "`workbench train kto`",
                            "an unpaired (KTO) file"),
     "prompts": _TaskWords("prompts without answers", "rows with a prompt",
                           "`workbench train ppo`", "a prompts file"),

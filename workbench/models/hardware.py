@@ -40,7 +40,7 @@ class Hardware:
     gradient_checkpointing: trade compute for memory; only worth it where memory is the limit (GPU).
     bf16_native: the device runs bf16 matrix work in hardware.
     reason: one or two sentences for the UI.
-    micro_batch: rows per forward pass in the stages that pad rows to one length (reward, DPO);
+    micro_batch: rows per forward pass in the stages that pad rows to one length (reward, DPO, KTO);
         the rest of a batch comes from gradient accumulation.
     sft_micro_batch, forward_tokens: SFT runs padding-free (a pass's rows are concatenated, each
         attending only to itself); a pass holds up to sft_micro_batch rows, and no more than fit
@@ -188,7 +188,7 @@ def _cpu_hardware(torch) -> Hardware:
         bf16_native=bf16,
         reason=reason + (" SFT puts two rows in each forward pass, without padding: bigger matrix "
                          "products, ~1.6x the tokens/s of one row at a time; reward and DPO, which "
-                         "pad, run one row per pass."),
+                         "pad, run one row per pass (KTO two: its KL estimate pairs the rows of a pass)."),
         # Measured on SmolLM2-135M LoRA (batch 4, max_length 256): 1 row a pass 88 tok/s and 1.6 GB
         # peak, 2 rows 146 tok/s and 1.9 GB, 4 rows 148 tok/s and 2.3 GB. Activations cost ~1.2 MB
         # a token in fp32, so two rows keep nearly all the speed under 2 GB. Rows in one pass

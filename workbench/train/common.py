@@ -45,7 +45,7 @@ def lora_config(config: RunConfig, task_type: str = "CAUSAL_LM", modules_to_save
 
 
 def trl_arguments(config: RunConfig, run: Run, hardware, n_train: int, has_eval: bool) -> dict:
-    """Keyword arguments shared by TRL's SFTConfig, RewardConfig and DPOConfig.
+    """Keyword arguments shared by TRL's SFTConfig, RewardConfig, DPOConfig and KTOConfig.
 
     TRL defaults to bf16 and gradient checkpointing; on a CPU without native bf16 that is about
     200x slower matrix work and a second forward pass per step, so both follow the hardware.
@@ -87,8 +87,23 @@ def trl_arguments(config: RunConfig, run: Run, hardware, n_train: int, has_eval:
     )
 
 
+# Stages whose output is a policy (a causal LM's adapter or weights) that a later stage can continue.
+POLICY_STAGES = ("sft", "dpo", "kto", "ppo", "rloo")
+
+
+def check_policy_run(config: RunConfig) -> None:
+    """`from_run`, when given, names a run of a policy stage (not a reward model)."""
+    from_run = getattr(config, "from_run", None)
+    if not from_run:
+        return
+    stage = get_run(from_run).config().get("stage")
+    if stage not in POLICY_STAGES:
+        raise ConfigError(f"run '{from_run}' is a {stage} run; the policy starts from a "
+                          f"{', '.join(POLICY_STAGES)} run", hint="Give an SFT run with --from.")
+
+
 def model_source(config: RunConfig) -> tuple[str, Path | None]:
-    """(base model, adapter folder to start from): DPO and PPO start from an SFT run's adapter."""
+    """(base model, adapter folder to start from): DPO, KTO and PPO start from an SFT run's adapter."""
     from_run = getattr(config, "from_run", None)
     if not from_run:
         return config.model, None

@@ -4,8 +4,8 @@ The config is saved as `config.yaml` in the run folder, reloads with `--config`,
 exact CLI command that equals it (`to_command`). Its fields also *are* the CLI's options: the
 parser is generated from them, so the two cannot drift apart.
 
-TRL's own config classes (SFTConfig, RewardConfig, DPOConfig) are filled from these in the stage
-modules; TRL's defaults that fail or crawl on a CPU (bf16, gradient checkpointing) are replaced
+TRL's own config classes (SFTConfig, RewardConfig, DPOConfig, KTOConfig) are filled from these in
+the stage modules; TRL's defaults that fail or crawl on a CPU (bf16, gradient checkpointing) are replaced
 by values chosen from the hardware.
 """
 
@@ -48,7 +48,8 @@ class RunConfig:
     batch_size: int = knob(4, "rows per step and device")
     grad_accum: int = knob(1, "steps of gradients summed before each optimizer update")
     micro_batch: int | None = knob(None, "rows per forward pass (a divisor of batch_size); empty = what "
-                                         "this hardware serves best (on a CPU: SFT 2, reward and DPO 1)")
+                                         "this hardware serves best (on a CPU: SFT 2, reward and DPO 1, "
+                                         "KTO 2)")
     max_length: int = knob(512, "tokens; longer rows are truncated (keep the start)")
     lora_r: int = knob(16, "LoRA rank")
     lora_alpha: int = knob(32, "LoRA scale numerator (scale = alpha / r)")
@@ -228,6 +229,42 @@ class DPORunConfig(RunConfig):
 
 
 @dataclass
+class KTORunConfig(RunConfig):
+    """Kahneman-Tversky optimisation on unpaired feedback (one answer, labelled good or bad), from an
+    SFT run's adapter (or the base)."""
+
+    stage: str = knob("kto", "the training stage")
+    from_run: str | None = knob(None, "SFT run whose adapter KTO starts from; its base is used")
+    beta: float = knob(0.1, "strength of the KL pull towards the reference")
+    desirable_weight: float = knob(1.0, "weight of the loss on desirable (label true) answers; raise it when "
+                                        "they are fewer than the undesirable ones")
+    undesirable_weight: float = knob(1.0, "weight of the loss on undesirable (label false) answers; raise it "
+                                          "when they are fewer than the desirable ones")
+    batch_size: int = knob(4, "rows per step and device (at least 2: KTO estimates its KL term from "
+                              "the batch's rows paired with each other's answers)")
+    DEFAULT_LEARNING_RATE = {"lora": 5e-5, "qlora": 5e-5, "full": 5e-7}
+
+    def validate(self):
+        super().validate()
+
+        def bad(name, message, hint=None):
+            raise ConfigError(f"kto config: '{name}' {message}", hint=hint)
+
+        # TRL's KTOTrainer estimates the KL reference point from each row's prompt with another
+        # row's answer in the same forward pass; one row a pass would pair a row with itself.
+        why = "KTO's KL estimate pairs each prompt with another row's answer in the same forward pass"
+        if self.batch_size < 2:
+            bad("batch_size", f"must be at least 2, not {self.batch_size}: {why}")
+        if self.micro_batch is not None and self.micro_batch < 2:
+            bad("micro_batch", f"must be at least 2, not {self.micro_batch}: {why}",
+                hint="Leave micro_batch empty to let the workbench choose, or give 2 or more.")
+        for name in ("beta", "desirable_weight", "undesirable_weight"):
+            if getattr(self, name) <= 0:
+                bad(name, f"must be positive, not {getattr(self, name)}")
+        return self
+
+
+@dataclass
 class OnlineRunConfig(RunConfig):
     """What the online RLHF stages (ppo, rloo) share: prompts in, a reward out of each answer."""
 
@@ -350,6 +387,7 @@ STAGE_CONFIGS: dict[str, type[RunConfig]] = {
     "sft": SFTRunConfig,
     "reward": RewardRunConfig,
     "dpo": DPORunConfig,
+    "kto": KTORunConfig,
     "ppo": PPORunConfig,
     "rloo": RLOORunConfig,
 }
@@ -374,6 +412,6 @@ def replace(config: RunConfig, **changes) -> RunConfig:
     return dataclasses.replace(config, **changes)
 
 
-__all__ = ["RunConfig", "SFTRunConfig", "RewardRunConfig", "DPORunConfig", "OnlineRunConfig",
+__all__ = ["RunConfig", "SFTRunConfig", "RewardRunConfig", "DPORunConfig", "KTORunConfig", "OnlineRunConfig",
            "PPORunConfig", "RLOORunConfig", "STAGE_CONFIGS",
            "config_class", "load_run_config", "replace", "METHODS", "field"]

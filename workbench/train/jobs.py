@@ -65,7 +65,7 @@ def prepare_config(config: RunConfig) -> RunConfig:
         config.method = hardware.default_method
     if getattr(config, "packing", False) is None:
         config.packing = hardware.packing
-    if config.stage in ("sft", "reward", "dpo") and config.micro_batch is None:
+    if config.stage in ("sft", "reward", "dpo", "kto") and config.micro_batch is None:
         config.micro_batch = default_micro_batch(config, hardware)
     config.validate()
     # Absolute paths, so a resume from another folder (or the GUI) finds the same files.
@@ -79,11 +79,17 @@ def prepare_config(config: RunConfig) -> RunConfig:
 def default_micro_batch(config: RunConfig, hardware) -> int:
     """Rows per forward pass: a divisor of batch_size. Padding-free SFT takes the hardware's
     sft_micro_batch, or fewer where they would not fit its token budget at max_length; stages
-    that pad take the hardware's micro_batch."""
+    that pad take the hardware's micro_batch. KTO takes at least 2: TRL's KTOTrainer estimates its
+    KL term from the rows of one forward pass, each prompt with another row's answer."""
     if config.stage == "sft" and not config.packing:
         limit = max(1, min(hardware.sft_micro_batch, hardware.forward_tokens // config.max_length))
     else:
         limit = hardware.micro_batch
+    if config.stage == "kto":
+        micro = min(max(2, limit), config.batch_size)
+        while config.batch_size % micro:
+            micro += 1  # up to a divisor: never below 2
+        return micro
     micro = min(limit, config.batch_size)
     while config.batch_size % micro:
         micro -= 1

@@ -63,12 +63,11 @@ from typing import Callable
 
 from workbench.errors import ConfigError
 from workbench.models.load import linear_fp32
-from workbench.train.common import model_source, training_rows
+from workbench.train.common import check_policy_run, model_source, training_rows
 from workbench.train.config import PPORunConfig
 from workbench.train.runfolder import Run, get_run, now, write_json_atomic
 
 TRAINABLE = ("default", "value")
-POLICY_STAGES = ("sft", "dpo", "ppo", "rloo")
 
 
 # ================================================================================ checks
@@ -120,11 +119,7 @@ def prompt_rows(config: PPORunConfig) -> tuple[list[dict], list[dict]]:
 
 def check_inputs(config: PPORunConfig) -> None:
     """Everything that can be checked before a job starts: reward, starting run, prompts."""
-    if config.from_run:
-        stage = get_run(config.from_run).config().get("stage")
-        if stage not in POLICY_STAGES:
-            raise ConfigError(f"run '{config.from_run}' is a {stage} run; the policy starts from a "
-                              f"{', '.join(POLICY_STAGES)} run", hint="Give an SFT run with --from.")
+    check_policy_run(config)
     base, _ = model_source(config)
     config.model = base
     if config.reward_rule:

@@ -9,6 +9,7 @@ STAGE_MODULES = {
     "sft": "workbench.train.sft",
     "reward": "workbench.train.reward",
     "dpo": "workbench.train.dpo",
+    "kto": "workbench.train.kto",
     "ppo": "workbench.train.ppo",
     "rloo": "workbench.train.rloo",
 }

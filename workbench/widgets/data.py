@@ -4,6 +4,7 @@ task, usable rows and the per-line problem table out. It is `workbench.data.insp
 from __future__ import annotations
 
 import json
+import re
 
 import ipywidgets as widgets
 
@@ -23,6 +24,8 @@ def summary_html(report) -> str:
     for problem in (report.task_problem, None if report.usable() else report.hint() or "No row is usable."):
         if problem:
             text += "<br>" + notice(problem, "error")
+    if report.train_with() and not report.task_problem:
+        text += "<br>Train it with " + re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(report.train_with())) + "."
     return text
 
 

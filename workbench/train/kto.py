@@ -1,0 +1,99 @@
+"""Kahneman-Tversky optimisation: TRL's KTOTrainer on unpaired feedback, from an SFT run's adapter.
+
+Each row is one answer to a prompt with a label: desirable (true) or undesirable (false); no second
+answer to compare it with. KTO raises the policy's log-ratio to the reference on desirable answers
+and lowers it on undesirable ones, each measured against a reference point: the KL between policy
+and reference, estimated from the batch's prompts paired with other rows' answers. That estimate is
+why a forward pass needs at least two rows, and why TRL reads the rows in order.
+
+Memory holds one base, as in DPO: the policy is the base with the SFT adapter (trainable); TRL copies
+that adapter into a frozen "ref" adapter, so the reference is the SFT model itself. Started from the
+base (no SFT run), the reference is the base with adapters off.
+"""
+
+from __future__ import annotations
+
+import random
+
+from workbench.errors import DataError
+from workbench.train.common import (check_policy_run, finish, lora_config, model_source, training_rows,
+                                    trl_arguments)
+from workbench.train.config import KTORunConfig
+from workbench.train.runfolder import Run
+
+
+def check_inputs(config: KTORunConfig) -> None:
+    check_policy_run(config)
+    base, _ = model_source(config)
+    config.model = base
+    training_rows(config, task="unpaired")
+
+
+def unpaired_rows(rows: list[dict]):
+    """TRL's conversational unpaired-preference form; TRL renders it with the same chat template."""
+    from datasets import Dataset
+    return Dataset.from_list([{
+        "prompt": [{"role": m["role"], "content": m["content"]} for m in row["prompt"]],
+        "completion": [{"role": "assistant", "content": row["completion"]}],
+        "label": row["label"],
+    } for row in rows])
+
+
+def check_kept_rows(config: KTORunConfig, trainer, n_train: int, n_eval: int) -> None:
+    """TRL drops the rows whose prompt alone fills max_length (no answer token would be left to
+    learn from). Say so in train.log; refuse when no row of a split is left."""
+    splits = [("training", config.data, trainer.train_dataset, n_train)]
+    if trainer.eval_dataset is not None:
+        splits.append(("held-out", config.eval_data or config.data, trainer.eval_dataset, n_eval))
+    for split, path, dataset, given in splits:
+        kept = len(dataset)
+        if kept == 0:
+            raise DataError(f"every one of its {given} {split} rows has a prompt of at least max_length "
+                            f"({config.max_length}) tokens, so no answer is left to train on",
+                            path=path, hint="Raise --max-length, or give rows with shorter prompts.")
+        if kept < given:
+            print(f"KTO: {given - kept} of {given} {split} rows left out: their prompt fills max_length "
+                  f"({config.max_length} tokens)", flush=True)
+
+
+def train(config: KTORunConfig, run: Run, resume_from=None) -> None:
+    from peft import PeftModel
+    from trl import KTOConfig, KTOTrainer
+
+    from workbench.models import detect_hardware, load_causal_lm, load_tokenizer
+    from workbench.train.callbacks import RunFolderCallback
+
+    hardware = detect_hardware(config.precision)
+    base, adapter = model_source(config)
+    train_rows, eval_rows = training_rows(config, task="unpaired")
+    # TRL samples KTO's rows in order (its KL pairs are fixed per batch), where the other trainers
+    # shuffle: a file of all good answers and then all bad ones would give one-label batches. One
+    # seeded shuffle here mixes them, and a resume sees the same order.
+    train_rows = list(train_rows)
+    random.Random(config.seed).shuffle(train_rows)
+    tokenizer = load_tokenizer(base)
+    train_set = unpaired_rows(train_rows)
+    eval_set = unpaired_rows(eval_rows) if eval_rows else None
+    model = load_causal_lm(base, method=config.method, hardware=hardware)
+    is_peft = config.method in ("lora", "qlora")
+    peft, reference = None, None
+    if adapter is not None and is_peft:
+        model = PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
+    elif adapter is not None:  # full fine-tune from a LoRA SFT run: fold the adapter in first
+        # (PEFT froze the base's weights when it loaded the adapter; all of them train now)
+        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload().requires_grad_(True)
+        # Without a reference TRL would load one from the base's folder, not the SFT model.
+        reference = PeftModel.from_pretrained(
+            load_causal_lm(base, method=config.method, hardware=hardware), str(adapter)).merge_and_unload()
+        reference.eval().requires_grad_(False)
+    elif is_peft:
+        peft = lora_config(config)
+    args = KTOConfig(**trl_arguments(config, run, hardware, len(train_rows), eval_set is not None),
+                     beta=config.beta, desirable_weight=config.desirable_weight,
+                     undesirable_weight=config.undesirable_weight, dataset_num_proc=None)
+    trainer = KTOTrainer(model=model, ref_model=reference, args=args, train_dataset=train_set,
+                         eval_dataset=eval_set, processing_class=tokenizer, peft_config=peft,
+                         callbacks=[RunFolderCallback(run)])
+    check_kept_rows(config, trainer, len(train_rows), len(eval_rows))
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    finish(trainer, run, is_peft)
