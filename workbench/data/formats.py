@@ -674,9 +674,11 @@ def _without_line(row: dict) -> dict:
 
 
 def inspect_file(path, *, task: str | None = None, max_chars: int = 20000,
-                 max_errors: int = 1000) -> DataReport:
+                 max_errors: int = 1000, keep: tuple[str, ...] = ()) -> DataReport:
     """Read, detect and convert a whole file, reporting every unusable row.
 
+    keep: source fields copied into each canonical row as they are, where a row has them (a
+    GRPO reference answer); a canonical field of the same name wins.
     Raises DataError only for whole-file problems; a file in no known format gives a report
     with format None and one error that lists the keys seen and the formats known.
     """
@@ -703,7 +705,8 @@ def inspect_file(path, *, task: str | None = None, max_chars: int = 20000,
             add_error(record)
         elif fmt is not None:
             try:
-                report.canonical.append({**convert_row(fmt, record, max_chars=max_chars),
+                kept = {name: record[name] for name in keep if name in record}
+                report.canonical.append({**kept, **convert_row(fmt, record, max_chars=max_chars),
                                          "_line": line})
             except RowProblem as problem:
                 add_error(RowError(line, problem.field, problem.message))
@@ -791,14 +794,16 @@ def _task_problem(report: DataReport, task: str | None) -> tuple[str, str] | Non
             f"Train it with {words.train_with}, or give {wanted.a_file}.")
 
 
-def load_rows(path, *, task: str | None = None, max_chars: int = 20000) -> list[dict]:
+def load_rows(path, *, task: str | None = None, max_chars: int = 20000,
+              keep: tuple[str, ...] = ()) -> list[dict]:
     """The canonical rows of a file for a stage; raises DataError if it cannot feed `task`.
 
-    Each row keeps "_line", its source line, so later stages can point back at the file.
+    Each row keeps "_line", its source line, so later stages can point back at the file, and
+    the source fields named in `keep` where it has them (see `inspect_file`).
     task="prompts" takes any file with prompts in it (preference, unpaired, SFT conversations)
     and returns its distinct prompts as {"prompt": [...], "_line": where it first occurs}.
     """
-    report = inspect_file(path, task=task, max_chars=max_chars)
+    report = inspect_file(path, task=task, max_chars=max_chars, keep=keep)
     problem = _task_problem(report, task)
     if problem:
         raise DataError(problem[0], path=path, hint=problem[1])
@@ -808,19 +813,21 @@ def load_rows(path, *, task: str | None = None, max_chars: int = 20000) -> list[
             f"none of its {report.rows} rows is usable; the first problem: {first.message}")
         raise DataError(message, path=path, line=first.line, field=first.field, hint=report.hint())
     if task == "prompts" and report.task != "prompts":
-        return _prompts_of(report.canonical)
+        return _prompts_of(report.canonical, keep)
     return report.canonical
 
 
-def _prompts_of(rows: list[dict]) -> list[dict]:
-    """Distinct prompts: a pair's shared prompt, or a conversation up to its last user turn."""
+def _prompts_of(rows: list[dict], keep: tuple[str, ...] = ()) -> list[dict]:
+    """Distinct prompts: a pair's shared prompt, or a conversation up to its last user turn
+    (with the kept fields of the row where it first occurs)."""
     seen, prompts = set(), []
     for row in rows:
         prompt = row.get("prompt") or _before_last_answer(row["messages"])
         key = json.dumps(prompt, sort_keys=True)
         if key not in seen:
             seen.add(key)
-            prompts.append({"prompt": prompt, "_line": row["_line"]})
+            kept = {name: row[name] for name in keep if name in row and name not in ("prompt", "messages")}
+            prompts.append({**kept, "prompt": prompt, "_line": row["_line"]})
     return prompts
 
 
