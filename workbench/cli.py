@@ -592,7 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_data_tokens)
 
-    train = commands.add_parser("train", help="train a stage (sft, reward, dpo, kto, ppo, rloo) as a job in its own process")
+    train = commands.add_parser("train", help="train a stage (sft, reward, dpo, kto, ppo, rloo, grpo) as a job in its own process")
     train_sub = train.add_subparsers(dest="stage", metavar="STAGE", required=True)
     from workbench.train.config import STAGE_CONFIGS
     for stage, cls in STAGE_CONFIGS.items():

@@ -13,13 +13,14 @@ from workbench.train.config import RunConfig
 from workbench.train.runfolder import Run, get_run, now
 
 
-def training_rows(config: RunConfig, task: str) -> tuple[list[dict], list[dict]]:
-    """(train, eval) canonical rows: eval from `eval_data`, or a seeded split of `data`."""
-    rows = load_rows(config.data, task=task)
+def training_rows(config: RunConfig, task: str, keep: tuple[str, ...] = ()) -> tuple[list[dict], list[dict]]:
+    """(train, eval) canonical rows: eval from `eval_data`, or a seeded split of `data`. Rows keep
+    the source fields named in `keep` where they have them (`load_rows`)."""
+    rows = load_rows(config.data, task=task, keep=keep)
     if config.max_rows:
         rows = rows[: config.max_rows]
     if config.eval_data:
-        return rows, load_rows(config.eval_data, task=task)
+        return rows, load_rows(config.eval_data, task=task, keep=keep)
     train, held_out = split_rows(rows, val_fraction=config.val_fraction, seed=config.seed)
     if not train:
         raise DataError(f"{config.data} leaves no training rows after holding out "
@@ -88,7 +89,7 @@ def trl_arguments(config: RunConfig, run: Run, hardware, n_train: int, has_eval:
 
 
 # Stages whose output is a policy (a causal LM's adapter or weights) that a later stage can continue.
-POLICY_STAGES = ("sft", "dpo", "kto", "ppo", "rloo")
+POLICY_STAGES = ("sft", "dpo", "kto", "ppo", "rloo", "grpo")
 
 
 def check_policy_run(config: RunConfig) -> None:

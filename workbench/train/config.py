@@ -266,7 +266,9 @@ class KTORunConfig(RunConfig):
 
 @dataclass
 class OnlineRunConfig(RunConfig):
-    """What the online RLHF stages (ppo, rloo) share: prompts in, a reward out of each answer."""
+    """What the online RLHF stages (ppo, rloo, grpo) share: prompts in, a reward out of each answer."""
+
+    REWARD_SOURCES = ("reward_model", "reward_rule")  # give exactly one
 
     prompts: str = knob("", "prompts file (any format with prompts: prompt-only, preference, SFT, ...)")
     from_run: str | None = knob(None, "SFT (or DPO) run whose adapter the policy starts from, and the "
@@ -294,11 +296,16 @@ class OnlineRunConfig(RunConfig):
                 hint="Any file with prompts works, e.g. sample_data/prompts.jsonl or a preference file.")
         if self.data:
             bad("data", f"is not used by {self.stage}; give the prompts with `--prompts {self.data}`")
-        if bool(self.reward_model) == bool(self.reward_rule):
-            bad("reward_model", "or 'reward_rule': give exactly one" + (
-                "" if self.reward_model else ": what scores the answers"),
+        given = [name for name in self.REWARD_SOURCES if getattr(self, name)]
+        if len(given) != 1:
+            others = self.REWARD_SOURCES[1:]
+            names = "', '".join(others[:-1]) + ("' or '" if len(others) > 1 else "") + others[-1]
+            bad(self.REWARD_SOURCES[0], f"or '{names}': give exactly one" + (
+                f", not {len(given)} ({', '.join(given)})" if given else ": what scores the answers"),
                 hint="Train a reward model with `workbench train reward --data PREFERENCE_FILE` and pass "
-                     "`--reward-model RUN`, or try a rule: `--reward-rule brevity`.")
+                     "`--reward-model RUN`, or try a rule: `--reward-rule brevity`" + (
+                         ", or check answers against a reference column: `--reward-check exact`."
+                         if "reward_check" in self.REWARD_SOURCES else "."))
         if self.method == "full":
             bad("method", f"must be lora or qlora: {self.stage} keeps one base in memory and switches "
                           "adapters on it (policy, reference, reward, value)")
@@ -383,6 +390,48 @@ class RLOORunConfig(OnlineRunConfig):
         return self
 
 
+@dataclass
+class GRPORunConfig(OnlineRunConfig):
+    """Group relative policy optimisation (TRL's GRPOTrainer): k answers per prompt, each one's
+    advantage its score minus the group's mean score, divided by the group's standard deviation.
+    The score comes from a reward model, a rule, or a check against a reference answer."""
+
+    stage: str = knob("grpo", "the training stage")
+    reward_check: str | None = knob(None, "instead of a reward model or rule, a verifiable reward: 1 when the "
+                                          "answer passes, else 0, against each prompt row's reference_field: "
+                                          "exact (the final answer equals it; numbers compared as numbers) or "
+                                          "regex (the reference is a regular expression found in the answer)")
+    reference_field: str = knob("answer", "the prompts file's field holding each row's reference (for "
+                                          "reward_check)")
+    batch_size: int = knob(4, "answers per step and device (a multiple of num_generations)")
+    num_generations: int = knob(4, "answers sampled per prompt (the group, at least 2)")
+    kl_coef: float = knob(0.04, "weight of the KL penalty against the reference (TRL's beta; TRL "
+                                "defaults to 0, no reference and no kl logged)")
+    REWARD_SOURCES = ("reward_model", "reward_rule", "reward_check")
+    DEFAULT_LEARNING_RATE = {"lora": 5e-5, "qlora": 5e-5, "full": 1e-6}
+
+    def validate(self):
+        super().validate()
+
+        def bad(name, message, hint=None):
+            raise ConfigError(f"grpo config: '{name}' {message}", hint=hint)
+
+        from workbench.rl.rewards import REWARD_CHECKS
+        if self.reward_check is not None and self.reward_check not in REWARD_CHECKS:
+            bad("reward_check", f"must be one of {', '.join(REWARD_CHECKS)}, not '{self.reward_check}'")
+        if not self.reference_field.strip() or self.reference_field in ("prompt", "messages"):
+            bad("reference_field", f"must name a field beside the prompt, not '{self.reference_field}'")
+        if self.num_generations < 2:
+            bad("num_generations", f"must be at least 2, not {self.num_generations}",
+                hint="GRPO compares each answer with the other answers to the same prompt.")
+        if (self.batch_size * self.grad_accum) % self.num_generations:
+            bad("batch_size", f"x 'grad_accum' ({self.batch_size * self.grad_accum}) must be a multiple of "
+                              f"num_generations ({self.num_generations})")
+        if self.kl_coef < 0:
+            bad("kl_coef", f"must not be negative, not {self.kl_coef}")
+        return self
+
+
 STAGE_CONFIGS: dict[str, type[RunConfig]] = {
     "sft": SFTRunConfig,
     "reward": RewardRunConfig,
@@ -390,6 +439,7 @@ STAGE_CONFIGS: dict[str, type[RunConfig]] = {
     "kto": KTORunConfig,
     "ppo": PPORunConfig,
     "rloo": RLOORunConfig,
+    "grpo": GRPORunConfig,
 }
 
 
@@ -413,5 +463,5 @@ def replace(config: RunConfig, **changes) -> RunConfig:
 
 
 __all__ = ["RunConfig", "SFTRunConfig", "RewardRunConfig", "DPORunConfig", "KTORunConfig", "OnlineRunConfig",
-           "PPORunConfig", "RLOORunConfig", "STAGE_CONFIGS",
+           "PPORunConfig", "RLOORunConfig", "GRPORunConfig", "STAGE_CONFIGS",
            "config_class", "load_run_config", "replace", "METHODS", "field"]

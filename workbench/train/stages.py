@@ -12,6 +12,7 @@ STAGE_MODULES = {
     "kto": "workbench.train.kto",
     "ppo": "workbench.train.ppo",
     "rloo": "workbench.train.rloo",
+    "grpo": "workbench.train.grpo",
 }
 
 
