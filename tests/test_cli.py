@@ -18,7 +18,7 @@ def workbench(*argv, **kwargs):
 
 @pytest.mark.parametrize("argv", [
     [], ["models"], ["models", "prepare"], ["models", "list"], ["data"], ["data", "inspect"],
-    ["data", "tokens"], ["train"], ["train", "sft"], ["train", "reward"], ["train", "dpo"], ["train", "kto"],
+    ["data", "tokens"], ["train"], ["train", "sft"], ["train", "reward"], ["train", "dpo"], ["train", "kto"], ["train", "grpo"],
     ["runs"], ["runs", "list"], ["runs", "stop"], ["runs", "resume"],
 ])
 def test_every_command_has_help(argv):

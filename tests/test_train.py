@@ -211,6 +211,7 @@ STEP_SETTINGS = {
     "ppo": dict(prompts=PREFERENCE, reward_rule="length", rollout_batch_size=2, ppo_epochs=1,
                 max_new_tokens=4),
     "rloo": dict(prompts=PREFERENCE, reward_rule="length", num_generations=2, max_new_tokens=4),
+    "grpo": dict(prompts=PREFERENCE, reward_rule="length", num_generations=2, max_new_tokens=4),
 }
 
 
