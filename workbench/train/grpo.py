@@ -58,10 +58,11 @@ def reference_of(config: GRPORunConfig, row: dict, path: str) -> str:
     """A row's reference as text (a JSON number becomes its digits); a regex must compile."""
     field = config.reference_field
     value = row.get(field)
-    if value is None or isinstance(value, (dict, list)) or str(value).strip() == "":
-        found = "is missing" if field not in row else "is not text or a number" \
-            if isinstance(value, (dict, list)) else "is empty"
-        raise DataError(f"the reference answer {found}; --reward-check {config.reward_check} checks each "
+    problem = ("is missing" if field not in row else
+               "is not text or a number" if isinstance(value, (dict, list)) else
+               "is empty" if value is None or str(value).strip() == "" else None)
+    if problem:
+        raise DataError(f"the reference answer {problem}; --reward-check {config.reward_check} checks each "
                         f"answer against it", path=path, line=row.get("_line"), field=field,
                         hint=f"Give every prompt row a '{field}' field, or name another one with "
                              "--reference-field.")
