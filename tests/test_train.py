@@ -89,6 +89,28 @@ def test_reward_and_dpo_stages(fresh_home):
             "eval_rewards/margins"} <= keys
 
 
+def test_reward_stage_cuts_long_pairs_instead_of_dropping_them(fresh_home, tmp_path):
+    # At max_length 96 TRL's RewardTrainer used to drop every pair of this file longer than 96
+    # tokens, which was all of them, and training crashed in torch's sampler (num_samples=0).
+    run = train("reward", data=PREFERENCE, name="rm-96", max_steps=2, wait=True,
+                **{**QUICK, "max_length": 96, "max_rows": None, "eval_steps": 1000})
+    status = run.status()
+    assert status["state"] == "completed", status.get("error")
+    log = run.log_path.read_text()
+    assert "training rows had their prompt cut from the start to fit max_length (96 tokens)" in log
+    # its rambling rejected answers run to 144 tokens: those pairs cannot fit whole and are counted
+    assert "training rows left out: an answer alone does not fit max_length (96 tokens)" in log
+
+
+def test_a_max_length_no_pair_fits_is_a_data_error(fresh_home, tmp_path):
+    from test_ppo import run_here
+    from workbench.train.config import RewardRunConfig
+    config = RewardRunConfig(data=PREFERENCE, name="rm-tiny", max_steps=2, **{**QUICK, "max_length": 12})
+    with pytest.raises(DataError, match="fits in max_length \\(12 tokens\\)") as caught:
+        run_here(config)
+    assert caught.value.path == PREFERENCE and "--max-length" in caught.value.hint
+
+
 def test_stop_then_resume_continues(fresh_home):
     # full fine-tuning at a high rate: the tiny model's loss falls fast, so a resume that lost the
     # trained weights would show as a jump back to the untrained loss (about 10.8)
