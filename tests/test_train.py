@@ -111,6 +111,43 @@ def test_a_max_length_no_pair_fits_is_a_data_error(fresh_home, tmp_path):
     assert caught.value.path == PREFERENCE and "--max-length" in caught.value.hint
 
 
+def test_dpo_keeps_the_answers_and_cuts_the_prompt_start(fresh_home):
+    """What TRL's DPOTrainer trains on, after its collator: each sequence is the end of the prompt
+    and the whole answer, within max_length."""
+    from trl import DPOConfig
+
+    from workbench.data import load_rows
+    from workbench.data.tokens import encode_preference
+    from workbench.models import load_causal_lm, load_tokenizer
+    from workbench.train.dpo import encode_pairs, pretokenized_trainer
+
+    tokenizer = load_tokenizer("tiny")
+    rows = load_rows(PREFERENCE)[:12]
+    max_length = 72
+    trainer = pretokenized_trainer()(
+        model=load_causal_lm("tiny"), processing_class=tokenizer,
+        train_dataset=encode_pairs(tokenizer, rows, max_length, "training", PREFERENCE),
+        args=DPOConfig(output_dir="/tmp/unused", use_cpu=True, bf16=False, report_to="none",
+                       max_length=max_length, dataset_num_proc=None))
+    whole = [encode_preference(tokenizer, row) for row in rows]
+    longest = [max(len(pair["chosen_ids"]), len(pair["rejected_ids"])) for pair in whole]
+    fits = [pair for pair, answer in zip(whole, longest) if len(pair["prompt_ids"]) + answer <= max_length]
+    left_out = [pair for pair, answer in zip(whole, longest) if answer >= max_length]
+    assert len(trainer.train_dataset) == len(rows) - len(left_out) and left_out  # this file has long answers
+    assert len(fits) < len(trainer.train_dataset)  # some prompts were cut
+    kept = [pair for pair in whole if pair not in left_out]
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(trainer.train_dataset))])
+    n = len(kept)
+    for i, pair in enumerate(kept):
+        for side, row in (("chosen_ids", i), ("rejected_ids", n + i)):
+            length = int(batch["attention_mask"][row].sum())
+            ids = batch["input_ids"][row][:length].tolist()
+            answer = [j for j, m in enumerate(batch["completion_mask"][row][:length].tolist()) if m]
+            assert length <= max_length
+            assert ids[answer[0]:] == pair[side] and answer == list(range(length - len(pair[side]), length))
+            assert ids[:answer[0]] == pair["prompt_ids"][-answer[0]:]  # the end of the prompt
+
+
 def test_stop_then_resume_continues(fresh_home):
     # full fine-tuning at a high rate: the tiny model's loss falls fast, so a resume that lost the
     # trained weights would show as a jump back to the untrained loss (about 10.8)
