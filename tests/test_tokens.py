@@ -168,6 +168,17 @@ def test_cli_tokens_json(tmp_path):
     assert trained == "Arr, Paris.<|im_end|>Madrid, matey.<|im_end|>"
 
 
+def test_cli_tokens_shows_the_preference_cut(tmp_path):
+    data = tmp_path / "pairs.jsonl"
+    data.write_text(json.dumps(LONG_PAIR) + "\n")
+    result = subprocess.run([sys.executable, "-m", "workbench", "data", "tokens", str(data), "--model", "tiny",
+                             "--max-length", "30"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "prompt tokens and keeps the answers whole" in result.stdout
+    assert "✂[max_length]✂" in result.stdout and "[Arr][,][ Paris][.][<|im_end|>]" in result.stdout
+    assert "1 rows have their prompt cut from the start, 0 are left out" in result.stdout
+
+
 def test_cli_tokens_text_marks_trained_tokens(tmp_path):
     data = tmp_path / "chat.jsonl"
     data.write_text(json.dumps(CONVERSATION) + "\n")
