@@ -134,14 +134,44 @@ def test_one_label_only_is_accepted(fresh_home, tmp_path):
     assert config.micro_batch == 2
 
 
-def test_rows_whose_prompt_fills_max_length_leave_nothing_to_train(fresh_home, tmp_path):
+def test_rows_whose_answer_leaves_no_room_leave_nothing_to_train(fresh_home, tmp_path):
     from test_ppo import run_here
     config = KTORunConfig(data=unpaired_file(tmp_path / "kto.jsonl"), name="kto-short", max_steps=2,
-                          **{**QUICK, "max_length": 8})  # SmolLM2's chat template alone is longer
-    with pytest.raises(DataError, match="every one of its 14 training rows has a prompt of at least "
-                                        "max_length \\(8\\) tokens") as caught:
+                          **{**QUICK, "max_length": 4})  # "Ice.<|im_end|>\n", the shortest answer, is 4 tokens
+    with pytest.raises(DataError, match="none of its 14 training rows fits in max_length \\(4 tokens\\)") as caught:
         run_here(config)
     assert caught.value.path.endswith("kto.jsonl") and "--max-length" in caught.value.hint
+
+
+def test_long_prompts_lose_their_start_and_keep_the_answer(tmp_path):
+    """What TRL's KTOTrainer trains on: the end of each prompt and the whole completion, within
+    max_length; TRL used to drop the rows whose prompt filled max_length and cut the others' answers."""
+    from trl import KTOConfig
+
+    from workbench.data import load_rows
+    from workbench.data.tokens import answer_parts
+    from workbench.models import load_causal_lm, load_tokenizer
+    from workbench.train.kto import keep_answers_trainer, unpaired_rows
+
+    system = {"role": "system", "content": "You answer quiz questions for a pub team. " * 6}
+    rows = [{**row, "prompt": [system] + row["prompt"]} for row in load_rows(unpaired_file(tmp_path / "k.jsonl"))]
+    tokenizer, max_length = load_tokenizer("tiny"), 48
+    trainer = keep_answers_trainer()(
+        model=load_causal_lm("tiny"), processing_class=tokenizer, train_dataset=unpaired_rows(rows),
+        args=KTOConfig(output_dir=str(tmp_path / "out"), use_cpu=True, bf16=False, report_to="none",
+                       per_device_train_batch_size=2, max_length=max_length, dataset_num_proc=None))
+    parts = [answer_parts(tokenizer, row) for row in rows]
+    assert all(len(prompt) + len(answer) > max_length for prompt, (answer,) in parts)  # every row is cut
+    assert trainer.cut_counts["train"] == (16, 16, 0) and len(trainer.train_dataset) == 16
+    for row, (prompt, (answer,)) in zip(trainer.train_dataset, parts):
+        assert row["completion_ids"] == answer  # whole, as TRL tokenized it
+        assert row["prompt_ids"] == prompt[-(max_length - len(answer)):]
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+    for i in range(4):
+        length = int(batch["attention_mask"][i].sum())
+        mask = batch["completion_mask"][i][:length].tolist()
+        assert length == max_length and sum(mask) == len(trainer.train_dataset[i]["completion_ids"]) and mask[-1]
+    assert batch["KL_input_ids"].shape[1] <= max_length  # TRL's collator still cuts the mismatched KL pairs
 
 
 def test_micro_batch_default_is_at_least_two():
@@ -179,14 +209,14 @@ def test_stop_then_resume_continues(fresh_home, tmp_path):
 
 def test_real_llama_factory_kto_file(fresh_home):
     path = shared_file("llama-factory/kto_en_demo.json")
-    # Its prompts run to 2,000 tokens: TRL leaves out the rows whose prompt fills max_length.
+    # Its prompts run to 2,000 tokens: the rows keep the end of their prompt and their whole answer.
     run = train("kto", data=str(path), name="kto-real", max_steps=2, max_rows=16, val_fraction=0.25,
                 wait=True, **{**QUICK, "max_length": 512})
     status = run.status()
     assert status["state"] == "completed", status.get("error")
     keys = set().union(*run.metrics())
     assert {"loss", "kl", "eval_kl", "rewards/chosen", "rewards/rejected"} <= keys
-    assert "training rows left out: their prompt fills max_length (512 tokens)" in run.log_path.read_text()
+    assert "training rows had their prompt cut from the start to fit max_length (512 tokens)" in run.log_path.read_text()
 
 
 def test_tutorial_recipe_is_a_valid_kto_config():

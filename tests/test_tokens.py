@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from workbench.data.tokens import encode_preference, encode_row, length_stats, token_view
+from workbench.data.tokens import (chips_html, cut_prompt, cut_summary, encode_preference, encode_row, length_stats,
+                                   token_view)
 from workbench.models import load_tokenizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -95,6 +96,58 @@ def test_preference_split_at_the_answer(tokenizer):
     assert tokenizer.decode(pair["rejected_ids"]) == "Hello there.<|im_end|>"
 
 
+def test_cut_prompt_drops_the_prompt_start_and_keeps_the_answers():
+    prompt, chosen, rejected = [1, 2, 3, 4, 5, 6], [10, 11], [20, 21, 22]
+    assert cut_prompt(prompt, [chosen, rejected], None) == prompt
+    assert cut_prompt(prompt, [chosen, rejected], 9) == prompt        # 6 + 3 fit exactly
+    assert cut_prompt(prompt, [chosen, rejected], 7) == [3, 4, 5, 6]  # room left by the longer answer
+    assert cut_prompt(prompt, [chosen], 7) == [2, 3, 4, 5, 6]         # one answer (an unpaired row)
+    assert cut_prompt(prompt, [chosen, rejected], 4) == [6]           # one prompt token is enough
+    # an answer that leaves no room for one prompt token cannot fit: its first token would go unscored
+    assert cut_prompt(prompt, [chosen, rejected], 3) is None
+    assert cut_prompt(prompt, [chosen, list(range(50))], 40) is None
+    # nothing to learn from: an empty answer, or nothing fits at all
+    assert cut_prompt(prompt, [chosen, []], 100) is None
+    assert cut_prompt(prompt, [chosen, rejected], 1) is None
+
+
+LONG_PAIR = {"prompt": [{"role": "system", "content": "You are Captain Brief, a pirate of few words. " * 4},
+                        {"role": "user", "content": "Capital of France?"}],
+             "chosen": "Arr, Paris.", "rejected": "I believe it is Paris, the city of light, on the Seine."}
+
+
+def test_token_view_of_a_preference_row_cuts_the_prompt_start(tokenizer):
+    pair = encode_preference(tokenizer, LONG_PAIR)
+    prompt, longest = len(pair["prompt_ids"]), len(pair["rejected_ids"])
+    assert longest > len(pair["chosen_ids"]) and prompt > 30
+    full = token_view(tokenizer, LONG_PAIR)
+    view = token_view(tokenizer, LONG_PAIR, max_length=30)
+    # room for the longer (rejected) answer: the prompt keeps its last 30 - longest tokens
+    assert view["cut_before"] == prompt - (30 - longest) and view["cut_at"] is None and not view["left_out"]
+    assert [t["truncated"] for t in view["tokens"]] == [i < view["cut_before"] for i in range(view["n_tokens"])]
+    trained = "".join(t["text"] for t in view["tokens"] if t["trained"] and not t["truncated"])
+    assert trained == "Arr, Paris.<|im_end|>" and view["n_trained"] == full["n_trained"]
+    # the kept prompt ends with the user's turn and the generation prompt
+    kept = "".join(t["text"] for t in view["tokens"][view["cut_before"]:prompt])
+    assert kept.endswith("Capital of France?<|im_end|>\n<|im_start|>assistant\n")
+    assert "drops the first" in cut_summary(view) and "✂ max_length 30" in chips_html(view)
+    # an answer that leaves no room for its prompt: the stages leave the row out, the view shows all of it cut
+    out = token_view(tokenizer, LONG_PAIR, max_length=longest)
+    assert out["left_out"] and out["n_trained"] == 0 and all(t["truncated"] for t in out["tokens"])
+    assert "leave this row out" in cut_summary(out)
+    # an SFT row still keeps its start
+    assert token_view(tokenizer, CONVERSATION, max_length=30)["cut_before"] == 0
+
+
+def test_length_stats_counts_pairs_cut_and_left_out(tokenizer):
+    short = {"prompt": [{"role": "user", "content": "Hi"}], "chosen": "Ahoy!", "rejected": "Hello."}
+    rows = [LONG_PAIR, short, {**short, "rejected": "Hello, " * 40}]
+    stats = length_stats(tokenizer, rows, max_length=40)  # the short pair is 35 tokens, its prompt 31
+    assert (stats["pairs_cut"], stats["pairs_dropped"]) == (1, 1)
+    assert stats["truncated_rows"] == 2 and stats["untrained_after_truncation"] == 1
+    assert length_stats(tokenizer, rows)["pairs_cut"] == 0
+
+
 def test_length_stats(tokenizer):
     rows = [CONVERSATION, {"messages": CONVERSATION["messages"][:3]}]
     stats = length_stats(tokenizer, rows, max_length=40)
@@ -113,6 +166,17 @@ def test_cli_tokens_json(tmp_path):
     assert view["cut_at"] == 30 and view["file_stats"]["truncated_rows"] == 1
     trained = "".join(t["text"] for t in view["tokens"] if t["trained"])
     assert trained == "Arr, Paris.<|im_end|>Madrid, matey.<|im_end|>"
+
+
+def test_cli_tokens_shows_the_preference_cut(tmp_path):
+    data = tmp_path / "pairs.jsonl"
+    data.write_text(json.dumps(LONG_PAIR) + "\n")
+    result = subprocess.run([sys.executable, "-m", "workbench", "data", "tokens", str(data), "--model", "tiny",
+                             "--max-length", "30"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "prompt tokens and keeps the answers whole" in result.stdout
+    assert "✂[max_length]✂" in result.stdout and "[Arr][,][ Paris][.][<|im_end|>]" in result.stdout
+    assert "1 rows have their prompt cut from the start, 0 are left out" in result.stdout
 
 
 def test_cli_tokens_text_marks_trained_tokens(tmp_path):

@@ -89,6 +89,65 @@ def test_reward_and_dpo_stages(fresh_home):
             "eval_rewards/margins"} <= keys
 
 
+def test_reward_stage_cuts_long_pairs_instead_of_dropping_them(fresh_home, tmp_path):
+    # At max_length 96 TRL's RewardTrainer used to drop every pair of this file longer than 96
+    # tokens, which was all of them, and training crashed in torch's sampler (num_samples=0).
+    run = train("reward", data=PREFERENCE, name="rm-96", max_steps=2, wait=True,
+                **{**QUICK, "max_length": 96, "max_rows": None, "eval_steps": 1000})
+    status = run.status()
+    assert status["state"] == "completed", status.get("error")
+    log = run.log_path.read_text()
+    assert "training rows had their prompt cut from the start to fit max_length (96 tokens)" in log
+    # its rambling rejected answers run to 144 tokens: those pairs cannot fit whole and are counted
+    assert "training rows left out: an answer alone does not fit max_length (96 tokens)" in log
+
+
+def test_a_max_length_no_pair_fits_is_a_data_error(fresh_home, tmp_path):
+    from test_ppo import run_here
+    from workbench.train.config import RewardRunConfig
+    config = RewardRunConfig(data=PREFERENCE, name="rm-tiny", max_steps=2, **{**QUICK, "max_length": 12})
+    with pytest.raises(DataError, match="fits in max_length \\(12 tokens\\)") as caught:
+        run_here(config)
+    assert caught.value.path == PREFERENCE and "--max-length" in caught.value.hint
+
+
+def test_dpo_keeps_the_answers_and_cuts_the_prompt_start(fresh_home):
+    """What TRL's DPOTrainer trains on, after its collator: each sequence is the end of the prompt
+    and the whole answer, within max_length."""
+    from trl import DPOConfig
+
+    from workbench.data import load_rows
+    from workbench.data.tokens import encode_preference
+    from workbench.models import load_causal_lm, load_tokenizer
+    from workbench.train.dpo import encode_pairs, pretokenized_trainer
+
+    tokenizer = load_tokenizer("tiny")
+    rows = load_rows(PREFERENCE)[:12]
+    max_length = 72
+    trainer = pretokenized_trainer()(
+        model=load_causal_lm("tiny"), processing_class=tokenizer,
+        train_dataset=encode_pairs(tokenizer, rows, max_length, "training", PREFERENCE),
+        args=DPOConfig(output_dir="/tmp/unused", use_cpu=True, bf16=False, report_to="none",
+                       max_length=max_length, dataset_num_proc=None))
+    whole = [encode_preference(tokenizer, row) for row in rows]
+    longest = [max(len(pair["chosen_ids"]), len(pair["rejected_ids"])) for pair in whole]
+    fits = [pair for pair, answer in zip(whole, longest) if len(pair["prompt_ids"]) + answer <= max_length]
+    left_out = [pair for pair, answer in zip(whole, longest) if answer >= max_length]
+    assert len(trainer.train_dataset) == len(rows) - len(left_out) and left_out  # this file has long answers
+    assert len(fits) < len(trainer.train_dataset)  # some prompts were cut
+    kept = [pair for pair in whole if pair not in left_out]
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(len(trainer.train_dataset))])
+    n = len(kept)
+    for i, pair in enumerate(kept):
+        for side, row in (("chosen_ids", i), ("rejected_ids", n + i)):
+            length = int(batch["attention_mask"][row].sum())
+            ids = batch["input_ids"][row][:length].tolist()
+            answer = [j for j, m in enumerate(batch["completion_mask"][row][:length].tolist()) if m]
+            assert length <= max_length
+            assert ids[answer[0]:] == pair[side] and answer == list(range(length - len(pair[side]), length))
+            assert ids[:answer[0]] == pair["prompt_ids"][-answer[0]:]  # the end of the prompt
+
+
 def test_stop_then_resume_continues(fresh_home):
     # full fine-tuning at a high rate: the tiny model's loss falls fast, so a resume that lost the
     # trained weights would show as a jump back to the untrained loss (about 10.8)

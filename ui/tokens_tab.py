@@ -1,8 +1,8 @@
 """The Tokenization tab: one row through the model's chat template, each token a chip with its id.
 
 Trained tokens (the loss is computed on them) look different from masked ones, and the point
-where `max_length` cuts the row is marked. The view comes from `workbench.data.tokens.token_view`,
-the same code the SFT stage trains with.
+where `max_length` cuts the row is marked (the end of an SFT row; the start of a preference row's
+prompt). The view comes from `workbench.data.tokens.token_view`, the same code the stages train with.
 """
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ from __future__ import annotations
 import gradio as gr
 
 from ui.common import data_path, esc, guarded, tokenizer_for
-from workbench.data.tokens import chips_html  # shared with the Jupyter token viewer
+from workbench.data.tokens import chips_html, cut_summary  # shared with the Jupyter token viewer
 
 
 def stats_text(view: dict, row_number: int, line, model: str) -> str:
-    cut = (f"max_length {view['max_length']} cuts it at token {view['cut_at']}"
-           if view["cut_at"] is not None else f"max_length {view['max_length']} keeps all of it")
+    cut = cut_summary(view)
     return (f"Row {row_number} (file line {line}) through **{esc(model)}**: **{view['n_tokens']} tokens**, "
             f"**{view['n_trained']} trained**; {cut}.")
 

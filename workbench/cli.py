@@ -90,7 +90,8 @@ def _highlight(view: dict, color: bool) -> str:
     parts = []
     for token in view["tokens"]:
         text = token["text"]
-        if view["cut_at"] is not None and token["index"] == view["cut_at"]:
+        at_cut = token["index"] == view["cut_at"] or (token["index"] == view["cut_before"] and not view["left_out"])
+        if at_cut and token["index"] != 0:
             parts.append("\x1b[41m✂ max_length\x1b[0m" if color else "✂[max_length]✂")
         if token["trained"]:
             text = f"\x1b[42;30m{text}\x1b[0m" if color else f"[{text}]"
@@ -102,7 +103,7 @@ def _highlight(view: dict, color: bool) -> str:
 
 def cmd_data_tokens(args) -> int:
     from workbench.data import load_rows
-    from workbench.data.tokens import length_stats, token_view
+    from workbench.data.tokens import cut_summary, length_stats, token_view
     from workbench.models import load_tokenizer
     rows = load_rows(args.file, max_chars=args.max_chars)
     if not 1 <= args.row <= len(rows):
@@ -121,8 +122,7 @@ def cmd_data_tokens(args) -> int:
     print(f"row {args.row} (line {row.get('_line')}) through {args.model}'s chat template;"
           f" trained tokens {'highlighted' if sys.stdout.isatty() else 'in [brackets]'}:\n")
     print(_highlight(view, sys.stdout.isatty()))
-    print(f"\n{view['n_tokens']} tokens, {view['n_trained']} trained"
-          + (f"; max_length {args.max_length} cuts at token {view['cut_at']}" if view["cut_at"] is not None else ""))
+    print(f"\n{view['n_tokens']} tokens, {view['n_trained']} trained; {cut_summary(view)}")
     if args.show_ids:
         for token in view["tokens"]:
             flag = "T" if token["trained"] else "-"
@@ -131,6 +131,9 @@ def cmd_data_tokens(args) -> int:
     print(f"\nwhole file: {stats['rows']} rows, tokens min {stats['min']}, median {stats['median']}, "
           f"p95 {stats['p95']}, max {stats['max']}; {stats['truncated_rows']} rows longer than "
           f"max_length {args.max_length}")
+    if stats["pairs_cut"] or stats["pairs_dropped"]:
+        print(f"preference stages (reward, DPO, KTO): {stats['pairs_cut']} rows have their prompt cut from the "
+              f"start, {stats['pairs_dropped']} are left out (an answer alone does not fit)")
     return EXIT_OK
 
 

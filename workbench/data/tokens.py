@@ -99,25 +99,42 @@ class Token:
     id: int
     text: str
     trained: bool
-    truncated: bool  # beyond max_length: the trainer never sees it
+    truncated: bool  # cut by max_length: the trainer never sees it
 
 
 def token_view(tokenizer, row: dict, *, max_length: int | None = None,
                assistant_only: bool = True) -> dict:
-    """Everything a front end needs to draw one row's tokens.
+    """Everything a front end needs to draw one row's tokens, cut as its trainer cuts it.
 
     Returns {"text": rendered template text, "tokens": [Token as dict], "n_tokens",
     "n_trained" (trained tokens that survive truncation), "max_length", "cut_at" (index of the
-    first token truncation drops, or None)}. Truncation keeps the start, as the trainer does.
+    first token a keep-the-start cut drops, or None), "cut_before" (how many tokens a preference
+    stage drops from the start of the prompt; 0 when none), "left_out" (the preference stages
+    leave this row out: an answer alone does not fit), "longest_answer" (tokens of a preference or
+    unpaired row's longest answer, or None)}.
+
+    SFT rows keep their start, as the SFT stage does. Preference and unpaired rows are cut as the
+    reward, DPO and KTO stages cut them (`cut_prompt`): the prompt loses tokens from its start and
+    the answers stay whole. A preference row shows the prompt and the chosen answer; the cut also
+    makes room for the rejected answer when that is the longer one.
     """
     messages, generation_prompt = row_messages(row)
     text = row["text"] if messages is None else render(
         tokenizer, messages, add_generation_prompt=generation_prompt, tools=row.get("tools"))
     encoded = encode_row(tokenizer, row, assistant_only=assistant_only)
     ids, mask = encoded["input_ids"], encoded["assistant_masks"]
-    cut_at = max_length if max_length is not None and len(ids) > max_length else None
+    cut_at, cut_before, left_out, longest = None, 0, False, None
+    parts = answer_parts(tokenizer, row) if max_length is not None else None
+    if parts is not None:
+        prompt_ids, answers = parts
+        longest = max(len(answer) for answer in answers)
+        kept = cut_prompt(prompt_ids, answers, max_length)
+        left_out = kept is None
+        cut_before = len(ids) if left_out else len(prompt_ids) - len(kept)
+    elif max_length is not None and len(ids) > max_length:
+        cut_at = max_length
     pieces = [tokenizer.decode([token_id]) for token_id in ids]
-    tokens = [Token(i, token_id, piece, bool(m), cut_at is not None and i >= cut_at)
+    tokens = [Token(i, token_id, piece, bool(m), i < cut_before or (cut_at is not None and i >= cut_at))
               for i, (token_id, piece, m) in enumerate(zip(ids, pieces, mask))]
     return {
         "text": text,
@@ -126,7 +143,26 @@ def token_view(tokenizer, row: dict, *, max_length: int | None = None,
         "n_trained": sum(1 for t in tokens if t.trained and not t.truncated),
         "max_length": max_length,
         "cut_at": cut_at,
+        "cut_before": cut_before,
+        "left_out": left_out,
+        "longest_answer": longest,
     }
+
+
+def cut_summary(view: dict) -> str:
+    """One phrase, shared by the front ends, for what max_length does to a `token_view` row."""
+    limit = view["max_length"]
+    if limit is None:
+        return "no max_length"
+    if view["left_out"]:
+        return (f"its longest answer ({view['longest_answer']} tokens) leaves no room for its prompt in "
+                f"max_length {limit}, so the reward, DPO and KTO stages leave this row out")
+    if view["cut_before"]:
+        return (f"max_length {limit} drops the first {view['cut_before']} prompt tokens "
+                f"and keeps the answers whole")
+    if view["cut_at"] is not None:
+        return f"max_length {limit} cuts it at token {view['cut_at']}"
+    return f"max_length {limit} keeps all of it"
 
 
 # ---------------------------------------------------------------- drawing a token view as HTML
@@ -163,7 +199,7 @@ def chip_text(text: str) -> str:
 
 
 def chips_html(view: dict, limit: int = MAX_CHIPS) -> str:
-    """The token chips of a `token_view` result, with a cut marker at `view["cut_at"]`.
+    """The token chips of a `token_view` result, with a cut marker where max_length cuts.
 
     Styled by the classes in TOKEN_CSS (trained, masked, truncated), which the page supplies.
     """
@@ -171,6 +207,9 @@ def chips_html(view: dict, limit: int = MAX_CHIPS) -> str:
     for token in view["tokens"][:limit]:
         if view["cut_at"] is not None and token["index"] == view["cut_at"]:
             parts.append(f'<span class="tok-cut" title="the trainer never sees what follows">'
+                         f'✂ max_length {view["max_length"]}</span>')
+        if view.get("cut_before") and not view.get("left_out") and token["index"] == view["cut_before"]:
+            parts.append(f'<span class="tok-cut" title="the trainer never sees what precedes">'
                          f'✂ max_length {view["max_length"]}</span>')
         kind = "trained" if token["trained"] else "masked"
         if token["truncated"]:
@@ -187,13 +226,29 @@ def chips_html(view: dict, limit: int = MAX_CHIPS) -> str:
 
 def length_stats(tokenizer, rows: list[dict], *, max_length: int | None = None) -> dict:
     """Token lengths over a file: {"rows", "min", "median", "p95", "max", "truncated_rows",
-    "untrained_after_truncation"} (the last counts rows left with no trained token once cut)."""
-    lengths, empty_after_cut = [], 0
+    "untrained_after_truncation", "pairs_cut", "pairs_dropped", "lengths"}.
+
+    A row's length is its whole rendered conversation (for a preference row, the prompt and the
+    chosen answer). truncated_rows counts the rows max_length cuts or leaves out, however the
+    trainer cuts them; untrained_after_truncation the rows left with no trained token. For
+    preference and unpaired rows, cut as the reward, DPO and KTO stages cut them (`cut_prompt`),
+    pairs_cut counts those whose prompt loses its start and pairs_dropped those left out.
+    """
+    lengths, cut, empty_after_cut, pairs_cut, pairs_dropped = [], 0, 0, 0, 0
     for row in rows:
         encoded = encode_row(tokenizer, row)
         lengths.append(len(encoded["input_ids"]))
-        kept = encoded["assistant_masks"][:max_length] if max_length else encoded["assistant_masks"]
-        empty_after_cut += not any(kept)
+        parts = answer_parts(tokenizer, row) if max_length else None
+        if parts is not None:
+            prompt_ids, answers = parts
+            kept = cut_prompt(prompt_ids, answers, max_length)
+            pairs_dropped += kept is None
+            pairs_cut += kept is not None and len(kept) < len(prompt_ids)
+        elif max_length:
+            cut += len(encoded["input_ids"]) > max_length
+            empty_after_cut += not any(encoded["assistant_masks"][:max_length])
+        else:
+            empty_after_cut += not any(encoded["assistant_masks"])
     if not lengths:
         return {"rows": 0}
     ordered = sorted(lengths)
@@ -205,8 +260,10 @@ def length_stats(tokenizer, rows: list[dict], *, max_length: int | None = None) 
         "p95": p95,
         "max": ordered[-1],
         "max_length": max_length,
-        "truncated_rows": sum(n > max_length for n in lengths) if max_length else 0,
-        "untrained_after_truncation": empty_after_cut,
+        "truncated_rows": cut + pairs_cut + pairs_dropped,
+        "untrained_after_truncation": empty_after_cut + pairs_dropped,
+        "pairs_cut": pairs_cut,
+        "pairs_dropped": pairs_dropped,
         "lengths": lengths,
     }
 
@@ -239,3 +296,68 @@ def encode_preference(tokenizer, row: dict) -> dict:
     prompt_ids, chosen_ids = encode_answer(tokenizer, row["prompt"], row["chosen"])
     _, rejected_ids = encode_answer(tokenizer, row["prompt"], row["rejected"])
     return {"prompt_ids": prompt_ids, "chosen_ids": chosen_ids, "rejected_ids": rejected_ids}
+
+
+# ---------------------------------------------------------------- cutting preference rows to max_length
+
+def cut_prompt(prompt_ids: list[int], answers: list[list[int]], max_length: int | None) -> list[int] | None:
+    """The prompt tokens the reward, DPO and KTO stages keep so that the prompt and each answer fit
+    in max_length tokens, or None when the row cannot fit.
+
+    prompt_ids: the prompt through the generation prompt (P ids). answers: each answer scored after
+    that prompt (a preference row's chosen and rejected, an unpaired row's completion). Returns
+    the last max_length - (longest answer) prompt ids, or all P when they fit; the answers are
+    never cut. This is TRL's `keep_end` truncation (dpo_trainer.py, DataCollatorForPreference)
+    with one difference: TRL cuts prompt+chosen and prompt+rejected separately, so the two sides of
+    a pair can see different contexts; here both answers follow the same prompt.
+
+    Why answers stay whole: the preference is a judgement of the whole answers, and what decides
+    it (a wrong ending, a rambling tail) is often at the end, which cutting an answer's end
+    (`keep_start`) loses; TRL's `keep_end` instead keeps the answer's end without its start or any
+    prompt. So a row whose longest answer leaves no room for at least one prompt token is None:
+    a causal LM scores token t from position t-1, so an answer with no token before it would have
+    its first token unscored. Also None: a row with an empty answer (nothing to learn from).
+    """
+    if any(not answer for answer in answers):
+        return None
+    if max_length is None:
+        return list(prompt_ids)
+    room = max_length - max(len(answer) for answer in answers)
+    if room < 1 or not prompt_ids:
+        return None
+    return list(prompt_ids[-room:])
+
+
+def answer_parts(tokenizer, row: dict) -> tuple[list[int], list[list[int]]] | None:
+    """(prompt_ids, [answer ids]) of a preference or unpaired row as its stage trains it; None for
+    other rows.
+
+    A preference row is split by `encode_preference` (what the reward and DPO stages train: each
+    answer through its end-of-turn token). An unpaired row is split as TRL's KTOTrainer tokenizes
+    it: the completion is everything the whole conversation adds after the prompt's tokens.
+    """
+    if "chosen" in row and "rejected" in row:
+        pair = encode_preference(tokenizer, row)
+        return pair["prompt_ids"], [pair["chosen_ids"], pair["rejected_ids"]]
+    if "completion" in row and "prompt" in row:
+        ids = encode_row(tokenizer, row)["input_ids"]
+        prompt_ids = encode_prompt(tokenizer, row["prompt"])
+        shared = next((i for i, (a, b) in enumerate(zip(prompt_ids, ids)) if a != b),
+                      min(len(prompt_ids), len(ids)))
+        return ids[:shared], [ids[shared:]]
+    return None
+
+
+def encode_preference_rows(tokenizer, rows: list[dict], max_length: int | None) -> tuple[list[dict], int, int]:
+    """(pairs, cut, dropped): each row's `encode_preference` ids with its prompt cut by `cut_prompt`,
+    how many prompts were cut, and how many rows cannot fit (left out of pairs)."""
+    pairs, cut, dropped = [], 0, 0
+    for row in rows:
+        pair = encode_preference(tokenizer, row)
+        kept = cut_prompt(pair["prompt_ids"], [pair["chosen_ids"], pair["rejected_ids"]], max_length)
+        if kept is None:
+            dropped += 1
+            continue
+        cut += len(kept) < len(pair["prompt_ids"])
+        pairs.append({**pair, "prompt_ids": kept})
+    return pairs, cut, dropped

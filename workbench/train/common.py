@@ -29,6 +29,22 @@ def training_rows(config: RunConfig, task: str, keep: tuple[str, ...] = ()) -> t
     return train, held_out
 
 
+def report_cut(stage: str, split: str, path, given: int, cut: int, dropped: int, max_length: int) -> None:
+    """Say in train.log (the job's stdout) what max_length did to a split of preference or unpaired
+    rows: how many prompts lost their start, how many rows were left out because an answer alone
+    does not fit (`workbench.data.tokens.cut_prompt`). A split left with no row is a DataError."""
+    if given and dropped == given:
+        raise DataError(f"none of its {given} {split} rows fits in max_length ({max_length} tokens): "
+                        f"an answer alone leaves no room for its prompt", path=path,
+                        hint="Raise --max-length, or give rows with shorter answers.")
+    if cut:
+        print(f"{stage}: {cut} of {given} {split} rows had their prompt cut from the start to fit "
+              f"max_length ({max_length} tokens); the answers are kept whole", flush=True)
+    if dropped:
+        print(f"{stage}: {dropped} of {given} {split} rows left out: an answer alone does not fit "
+              f"max_length ({max_length} tokens) with any of its prompt", flush=True)
+
+
 def planned_steps(config: RunConfig, n_train: int) -> int:
     if config.max_steps:
         return config.max_steps

@@ -50,7 +50,8 @@ class RunConfig:
     micro_batch: int | None = knob(None, "rows per forward pass (a divisor of batch_size); empty = what "
                                          "this hardware serves best (on a CPU: SFT 2, reward and DPO 1, "
                                          "KTO 2)")
-    max_length: int = knob(512, "tokens; longer rows are truncated (keep the start)")
+    max_length: int = knob(512, "tokens; longer rows are cut: SFT keeps the start, reward, DPO and KTO "
+                                "keep the answers whole and drop the start of the prompt")
     lora_r: int = knob(16, "LoRA rank")
     lora_alpha: int = knob(32, "LoRA scale numerator (scale = alpha / r)")
     lora_dropout: float = knob(0.0, "dropout on the LoRA path")

@@ -7,7 +7,7 @@ of the base. Started from the base (no SFT run), the reference is the base with 
 
 from __future__ import annotations
 
-from workbench.train.common import finish, lora_config, model_source, training_rows, trl_arguments
+from workbench.train.common import finish, lora_config, model_source, report_cut, training_rows, trl_arguments
 from workbench.train.config import DPORunConfig
 from workbench.train.runfolder import Run
 
@@ -18,19 +18,40 @@ def check_inputs(config: DPORunConfig) -> None:
     training_rows(config, task="preference")
 
 
-def conversational_pairs(rows: list[dict]):
-    """TRL's conversational preference form; TRL renders it with the same chat template."""
+def encode_pairs(tokenizer, rows: list[dict], max_length: int, split: str, path):
+    """TRL's tokenized preference columns {"prompt_ids", "chosen_ids", "rejected_ids"}, cut to max_length.
+
+    TRL 1.16 cuts prompt+answer keeping the start (its `keep_end` is deprecated), which cuts the
+    answers, and drops the rows whose prompt alone fills max_length. Here the prompt loses its start
+    and the answers stay whole (`workbench.data.tokens.cut_prompt`), the same ids the reward stage
+    and the token view use; rows that cannot fit are counted in train.log.
+    """
     from datasets import Dataset
-    return Dataset.from_list([{
-        "prompt": [{"role": m["role"], "content": m["content"]} for m in row["prompt"]],
-        "chosen": [{"role": "assistant", "content": row["chosen"]}],
-        "rejected": [{"role": "assistant", "content": row["rejected"]}],
-    } for row in rows])
+    from workbench.data.tokens import encode_preference_rows
+    pairs, cut, dropped = encode_preference_rows(tokenizer, rows, max_length)
+    report_cut("DPO", split, path, len(rows), cut, dropped, max_length)
+    return Dataset.from_list(pairs)
+
+
+def pretokenized_trainer():
+    """TRL's DPOTrainer on rows this stage tokenized and cut itself.
+
+    DPOTrainer always renders and tokenizes the rows itself (`_prepare_dataset`) and has no way to
+    take token ids; skipping that step hands it ours. They fit max_length, so TRL's collator,
+    which cuts at max_length, leaves them whole.
+    """
+    from trl import DPOTrainer
+
+    class PretokenizedDPOTrainer(DPOTrainer):
+        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+            return dataset
+
+    return PretokenizedDPOTrainer
 
 
 def train(config: DPORunConfig, run: Run, resume_from=None) -> None:
     from peft import PeftModel
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOConfig
 
     from workbench.models import detect_hardware, load_causal_lm, load_tokenizer
     from workbench.train.callbacks import RunFolderCallback
@@ -39,8 +60,9 @@ def train(config: DPORunConfig, run: Run, resume_from=None) -> None:
     base, adapter = model_source(config)
     train_rows, eval_rows = training_rows(config, task="preference")
     tokenizer = load_tokenizer(base)
-    train_set = conversational_pairs(train_rows)
-    eval_set = conversational_pairs(eval_rows) if eval_rows else None
+    train_set = encode_pairs(tokenizer, train_rows, config.max_length, "training", config.data)
+    eval_set = (encode_pairs(tokenizer, eval_rows, config.max_length, "held-out", config.eval_data or config.data)
+                if eval_rows else None)
     model = load_causal_lm(base, method=config.method, hardware=hardware)
     is_peft = config.method in ("lora", "qlora")
     peft = None
@@ -50,9 +72,9 @@ def train(config: DPORunConfig, run: Run, resume_from=None) -> None:
         model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     elif is_peft:
         peft = lora_config(config)
-    args = DPOConfig(**trl_arguments(config, run, hardware, len(train_rows), eval_set is not None),
+    args = DPOConfig(**trl_arguments(config, run, hardware, len(train_set), eval_set is not None),
                      beta=config.beta, dataset_num_proc=None)
-    trainer = DPOTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
+    trainer = pretokenized_trainer()(model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
                          processing_class=tokenizer, peft_config=peft, callbacks=[RunFolderCallback(run)])
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     finish(trainer, run, is_peft)

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import random
 
-from workbench.errors import DataError
-from workbench.train.common import (check_policy_run, finish, lora_config, model_source, training_rows,
-                                    trl_arguments)
+from workbench.train.common import (check_policy_run, finish, lora_config, model_source, report_cut,
+                                    training_rows, trl_arguments)
 from workbench.train.config import KTORunConfig
 from workbench.train.runfolder import Run
 
@@ -39,26 +38,57 @@ def unpaired_rows(rows: list[dict]):
     } for row in rows])
 
 
-def check_kept_rows(config: KTORunConfig, trainer, n_train: int, n_eval: int) -> None:
-    """TRL drops the rows whose prompt alone fills max_length (no answer token would be left to
-    learn from). Say so in train.log; refuse when no row of a split is left."""
-    splits = [("training", config.data, trainer.train_dataset, n_train)]
-    if trainer.eval_dataset is not None:
-        splits.append(("held-out", config.eval_data or config.data, trainer.eval_dataset, n_eval))
-    for split, path, dataset, given in splits:
-        kept = len(dataset)
-        if kept == 0:
-            raise DataError(f"every one of its {given} {split} rows has a prompt of at least max_length "
-                            f"({config.max_length}) tokens, so no answer is left to train on",
-                            path=path, hint="Raise --max-length, or give rows with shorter prompts.")
-        if kept < given:
-            print(f"KTO: {given - kept} of {given} {split} rows left out: their prompt fills max_length "
-                  f"({config.max_length} tokens)", flush=True)
+def keep_answers_trainer():
+    """TRL's KTOTrainer, with the rows cut as every preference stage cuts them.
+
+    KTOTrainer 1.16 cuts prompt+completion keeping the start, which cuts the answer, and drops the
+    rows whose prompt alone fills max_length (kto_trainer.py `_prepare_dataset`, "Drop examples
+    whose prompt alone fills `max_length`"); it has no other truncation mode. Here TRL tokenizes
+    the rows and builds its KL pairs with max_length off, then each prompt loses its start so that
+    its completion stays whole (`workbench.data.tokens.cut_prompt`), and a row whose completion
+    alone does not fit is left out. TRL's collator still cuts the KL sequences (a prompt with
+    another row's completion) at max_length, keeping their start, as it always did.
+    `cut_counts[split]` = (rows given, prompts cut, rows left out), for train.log.
+    """
+    import copy
+
+    from trl import KTOTrainer
+
+    from workbench.data.tokens import cut_prompt
+
+    class KeepAnswersKTOTrainer(KTOTrainer):
+        def _prepare_dataset(self, dataset, processing_class, args, dataset_name):
+            uncut = copy.copy(args)
+            uncut.max_length = None
+            dataset = super()._prepare_dataset(dataset, processing_class, uncut, dataset_name)
+            limit = args.max_length
+            if limit is None:
+                return dataset
+            kept = [cut_prompt(row["prompt_ids"], [row["completion_ids"]], limit) for row in dataset]
+            given = len(dataset)
+            cut = sum(k is not None and len(k) < len(prompt) for k, prompt in zip(kept, dataset["prompt_ids"]))
+            fits = [k for k in kept if k is not None]
+            dataset = dataset.select([i for i, k in enumerate(kept) if k is not None])
+            dataset = dataset.map(lambda row, i: {"prompt_ids": fits[i]}, with_indices=True)
+            if not hasattr(self, "cut_counts"):
+                self.cut_counts = {}
+            self.cut_counts[dataset_name] = (given, cut, given - len(dataset))
+            return dataset
+
+    return KeepAnswersKTOTrainer
+
+
+def report_kept_rows(config: KTORunConfig, trainer) -> None:
+    """Say in train.log how many rows max_length cut or left out; refuse a split left with no row."""
+    paths = {"train": ("training", config.data), "eval": ("held-out", config.eval_data or config.data)}
+    for name, (given, cut, dropped) in getattr(trainer, "cut_counts", {}).items():
+        split, path = paths.get(name, (name, config.data))
+        report_cut("KTO", split, path, given, cut, dropped, config.max_length)
 
 
 def train(config: KTORunConfig, run: Run, resume_from=None) -> None:
     from peft import PeftModel
-    from trl import KTOConfig, KTOTrainer
+    from trl import KTOConfig
 
     from workbench.models import detect_hardware, load_causal_lm, load_tokenizer
     from workbench.train.callbacks import RunFolderCallback
@@ -91,9 +121,9 @@ def train(config: KTORunConfig, run: Run, resume_from=None) -> None:
     args = KTOConfig(**trl_arguments(config, run, hardware, len(train_rows), eval_set is not None),
                      beta=config.beta, desirable_weight=config.desirable_weight,
                      undesirable_weight=config.undesirable_weight, dataset_num_proc=None)
-    trainer = KTOTrainer(model=model, ref_model=reference, args=args, train_dataset=train_set,
-                         eval_dataset=eval_set, processing_class=tokenizer, peft_config=peft,
-                         callbacks=[RunFolderCallback(run)])
-    check_kept_rows(config, trainer, len(train_rows), len(eval_rows))
+    trainer = keep_answers_trainer()(model=model, ref_model=reference, args=args, train_dataset=train_set,
+                                     eval_dataset=eval_set, processing_class=tokenizer, peft_config=peft,
+                                     callbacks=[RunFolderCallback(run)])
+    report_kept_rows(config, trainer)
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     finish(trainer, run, is_peft)

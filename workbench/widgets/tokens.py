@@ -19,9 +19,8 @@ def tokenizer_for(model: str):
 
 
 def stats_html(view: dict, row_number: int, line, model: str) -> str:
-    cut = (f"max_length {view['max_length']} cuts it at token {view['cut_at']}"
-           if view["cut_at"] is not None else
-           f"max_length {view['max_length']} keeps all of it" if view["max_length"] else "no max_length")
+    from workbench.data.tokens import cut_summary
+    cut = cut_summary(view)
     return (f"Row {row_number} (file line {line}) through <b>{esc(model)}</b>: <b>{view['n_tokens']} tokens</b>, "
             f"<b>{view['n_trained']} trained</b>; {esc(cut)}.")
 
