@@ -79,12 +79,14 @@ def adapter_run(name: str, stage: str, seed: int = 0, base: str = "tiny") -> Run
 
 # ------------------------------------------------------------------------------------ it learns
 
-# In bf16, PPO learns less on this test than in fp32 (held-out reward after 20 steps, seeds 0, 1, 2:
-# fp32 0.80, 0.78, 0.80; bf16 0.68, 0.60, 0.80; seed 0's target is 0.72). The tiny model samples at
-# temperature 0.02, which multiplies bf16's rounding of its logits (~1e-3) by 50. Open in issue 19:
-# the target stays; the bf16 variant is expected to miss it until the cause is found.
-BF16_PPO_GAP = pytest.mark.xfail(reason="PPO in bf16 misses the learning target on the tiny model "
-                                        "(0.68 vs 0.72 at seed 0); see issue 19", strict=False)
+# Measured over seeds 0-7 with these settings (held-out reward reaching the target below):
+#   fp32: 7 of 8 (seed 6 fell from 0.71 to 0.59);  bf16: 3 of 8, with a KL per answer of 14-71 nats
+#   where fp32 stayed at 4-27. At 20 steps fp32 passed 5 of 8 and bf16 4 of 8; at a learning rate of
+#   2e-3, 7 and 4 of 8. One update is not the difference: bf16's policy gradient has a cosine of
+#   0.99998 with fp32's, and its log-probabilities differ by 0.011 nats a token (0.07 at most) at
+#   temperature 0.02. Why its runs drift is open in issue 19; until then the bf16 variant may miss.
+BF16_PPO_GAP = pytest.mark.xfail(reason="PPO in bf16 reaches this target in 3 of 8 seeds (fp32: 7 of 8); "
+                                        "open in issue 19", strict=False)
 
 
 @pytest.mark.parametrize("precision", ["fp32", pytest.param("bf16", marks=BF16_PPO_GAP)], indirect=True)
@@ -98,27 +100,27 @@ def test_ppo_raises_held_out_reward_on_tiny_model(fresh_home, precision):
     which tokens come out (words, or pieces without a leading space) is something LoRA can move.
     """
     run = run_here(PPORunConfig(model="tiny", prompts=PROMPTS, reward_rule="length", temperature=0.02,
-                                learning_rate=5e-3, max_steps=20, rollout_batch_size=16, batch_size=8,
+                                learning_rate=5e-3, max_steps=30, rollout_batch_size=16, batch_size=8,
                                 ppo_epochs=2, max_new_tokens=8, max_length=96, val_fraction=0.25,
                                 save_steps=1000, seed=0))
     status = run.status()
     assert status["state"] == "completed", status.get("error")
     assert run.config()["precision"] == precision
     evals = [row for row in run.metrics() if "eval_reward/mean" in row]
-    assert [row["step"] for row in evals] == [0, 20] and evals[0]["eval_prompts"] == 10
+    assert [row["step"] for row in evals] == [0, 30] and evals[0]["eval_prompts"] == 10
     start, end = evals[0]["eval_reward/mean"], evals[-1]["eval_reward/mean"]
     # held-out prompts: at least half of the way from the start to the best possible score
     assert end >= start + 0.5 * (0.8 - start), (start, end)
     assert math.isfinite(evals[-1]["eval_kl"]) and 0 < evals[-1]["eval_kl"] < 50
     steps = [row for row in run.metrics() if "policy_loss" in row]
-    assert [row["step"] for row in steps] == list(range(1, 21))
+    assert [row["step"] for row in steps] == list(range(1, 31))
     for key in ("reward/mean", "kl", "kl_coef", "policy_loss", "value_loss", "clip_frac", "approx_kl",
                 "response_length", "entropy", "step", "epoch", "time"):
         assert key in steps[-1] and math.isfinite(steps[-1][key]), key
     assert all(math.isfinite(row["kl"]) for row in steps)
     assert status["final"]["eval_reward/start"] == start and status["final"]["eval_reward/mean"] == end
     samples = run.samples()
-    assert {s["step"] for s in samples} == {1, 5, 10, 15, 20}  # every sample_every steps, first and last
+    assert {s["step"] for s in samples} == {1, 5, 10, 15, 20, 25, 30}  # every sample_every steps, first and last
     assert set(samples[0]) == {"step", "prompt", "response", "score"}
     # the output is an adapter, usable wherever an SFT run is
     from workbench.models.variants import model_ref
