@@ -32,3 +32,18 @@ def test_each_stage_trains_the_default_model(fresh_home):
     assert status["state"] == "completed", status.get("error")
     assert any("rewards/margins" in r for r in dpo.metrics())
     assert (dpo.adapter_dir / "adapter_model.safetensors").exists()
+
+    kto = train("kto", data=f"{SAMPLES}/unpaired.jsonl", from_run="real-sft", name="real-kto", wait=True,
+                **{**FEW, "max_length": 256})
+    status = kto.status()
+    assert status["state"] == "completed", status.get("error")
+    assert {"rewards/chosen", "kl"} <= set().union(*kto.metrics())
+
+    # GRPO from the SFT run, scored by the reward run: two steps of two answers a prompt
+    grpo = train("grpo", prompts=f"{SAMPLES}/prompts.jsonl", from_run="real-sft", reward_model="real-rm",
+                 name="real-grpo", wait=True, num_generations=2, max_new_tokens=8,
+                 **{k: v for k, v in FEW.items() if k != "save_steps"})
+    status = grpo.status()
+    assert status["state"] == "completed", status.get("error")
+    rows = grpo.metrics()
+    assert any("reward/mean" in r for r in rows) and any("kl" in r for r in rows)
