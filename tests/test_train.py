@@ -307,3 +307,15 @@ def test_every_stage_steps_in_both_precisions(fresh_home, monkeypatch, stage):
     if stage in ("sft", "reward", "dpo", "kto"):
         assert first_eval["fp32"] is not None
         assert_close(first_eval["bf16"], first_eval["fp32"], "bf16", f"{stage}'s held-out loss before training")
+
+
+def test_runs_show_says_what_a_run_trained_in(fresh_home, capsys):
+    from test_ppo import run_here
+
+    from workbench.cli import main
+    from workbench.train.config import SFTRunConfig
+    run = run_here(SFTRunConfig(model="tiny", data=SFT, max_steps=1, batch_size=2, max_rows=8, val_fraction=0.0,
+                                precision="fp32", name="shown"))
+    capsys.readouterr()
+    assert main(["runs", "show", run.name]) == 0
+    assert "trained: tiny, lora, precision fp32" in capsys.readouterr().out

@@ -260,6 +260,9 @@ def cmd_runs_show(args) -> int:
         _print_json(summary)
         return EXIT_OK
     _print_run(summary)
+    config = run.config()
+    print(f"  trained: {config.get('model')}, {config.get('method') or 'auto'}, "
+          f"precision {config.get('precision', 'auto')}")
     print(f"  folder: {run.path}")
     print(f"  checkpoints: {', '.join(p.name for p in run.checkpoints()) or 'none'}")
     for key, value in sorted(summary["last_metrics"].items()):

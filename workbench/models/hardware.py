@@ -97,7 +97,7 @@ def requested_precision(precision: str | None = None) -> tuple[str, str]:
         value, source = os.environ[PRECISION_ENV].strip().lower(), PRECISION_ENV
     if value not in PRECISIONS:
         where = f"${PRECISION_ENV}" if source == PRECISION_ENV else "precision"
-        raise ConfigError(f"{where} must be one of {', '.join(PRECISIONS)}, not '{value}'",
+        raise ConfigError(f"{where} must be one of {', '.join(PRECISIONS)}, not '{value}'.",
                           hint="auto lets the machine choose: bf16 where it runs bf16 in hardware, "
                                "else fp32.")
     return value, source
