@@ -137,6 +137,33 @@ def model_source(config: RunConfig) -> tuple[str, Path | None]:
     return base, output
 
 
+def policy_and_reference(config: RunConfig, base: str, adapter: Path | None, hardware):
+    """(policy model, PEFT config for the trainer or None, reference model or None) for the stages
+    that learn against a frozen reference (DPO, KTO), so that the reference is where the policy
+    starts:
+
+      LoRA from an SFT run   the SFT adapter, trainable; TRL keeps a frozen "ref" copy of it
+      full from a LoRA run   the adapter folded into the base, every weight trainable (PEFT froze
+                             them on loading), and a second folded copy as the reference: left
+                             to itself TRL would load the reference from the base's folder
+      from the base          a fresh LoRA (the reference is the base, adapter off), or the base
+    """
+    from peft import PeftModel
+
+    from workbench.models import load_causal_lm
+
+    model = load_causal_lm(base, method=config.method, hardware=hardware)
+    is_peft = config.method in ("lora", "qlora")
+    if adapter is None:
+        return model, lora_config(config) if is_peft else None, None
+    if is_peft:
+        return PeftModel.from_pretrained(model, str(adapter), is_trainable=True), None, None
+    model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload().requires_grad_(True)
+    reference = PeftModel.from_pretrained(
+        load_causal_lm(base, method=config.method, hardware=hardware), str(adapter)).merge_and_unload()
+    return model, None, reference.eval().requires_grad_(False)
+
+
 def save_output(trainer, run: Run, is_peft: bool) -> Path:
     """Save the final adapter (PEFT) or model into the run folder, atomically.
 

@@ -2,12 +2,15 @@
 
 Memory holds one base. The policy is the base with the SFT adapter (trainable); TRL copies that
 adapter into a frozen "ref" adapter, so the reference is the SFT model itself, not a second copy
-of the base. Started from the base (no SFT run), the reference is the base with adapters off.
+of the base. Started from the base (no SFT run), the reference is the base with adapters off. A
+full fine-tune from a LoRA SFT run folds the adapter in, and its reference is the folded SFT model
+(`common.policy_and_reference`).
 """
 
 from __future__ import annotations
 
-from workbench.train.common import finish, lora_config, model_source, report_cut, training_rows, trl_arguments
+from workbench.train.common import (finish, model_source, policy_and_reference, report_cut, training_rows,
+                                    trl_arguments)
 from workbench.train.config import DPORunConfig
 from workbench.train.runfolder import Run
 
@@ -50,10 +53,9 @@ def pretokenized_trainer():
 
 
 def train(config: DPORunConfig, run: Run, resume_from=None) -> None:
-    from peft import PeftModel
     from trl import DPOConfig
 
-    from workbench.models import detect_hardware, load_causal_lm, load_tokenizer
+    from workbench.models import detect_hardware, load_tokenizer
     from workbench.train.callbacks import RunFolderCallback
 
     hardware = detect_hardware(config.precision)
@@ -63,18 +65,11 @@ def train(config: DPORunConfig, run: Run, resume_from=None) -> None:
     train_set = encode_pairs(tokenizer, train_rows, config.max_length, "training", config.data)
     eval_set = (encode_pairs(tokenizer, eval_rows, config.max_length, "held-out", config.eval_data or config.data)
                 if eval_rows else None)
-    model = load_causal_lm(base, method=config.method, hardware=hardware)
+    model, peft, reference = policy_and_reference(config, base, adapter, hardware)
     is_peft = config.method in ("lora", "qlora")
-    peft = None
-    if adapter is not None and is_peft:
-        model = PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
-    elif adapter is not None:  # full fine-tune from a LoRA SFT run: fold the adapter in first
-        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
-    elif is_peft:
-        peft = lora_config(config)
     args = DPOConfig(**trl_arguments(config, run, hardware, len(train_set), eval_set is not None),
                      beta=config.beta, dataset_num_proc=None)
-    trainer = pretokenized_trainer()(model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
+    trainer = pretokenized_trainer()(model=model, ref_model=reference, args=args, train_dataset=train_set, eval_dataset=eval_set,
                          processing_class=tokenizer, peft_config=peft, callbacks=[RunFolderCallback(run)])
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     finish(trainer, run, is_peft)

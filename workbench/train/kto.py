@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 
-from workbench.train.common import (check_policy_run, finish, lora_config, model_source, report_cut,
+from workbench.train.common import (check_policy_run, finish, model_source, policy_and_reference, report_cut,
                                     training_rows, trl_arguments)
 from workbench.train.config import KTORunConfig
 from workbench.train.runfolder import Run
@@ -87,10 +87,9 @@ def report_kept_rows(config: KTORunConfig, trainer) -> None:
 
 
 def train(config: KTORunConfig, run: Run, resume_from=None) -> None:
-    from peft import PeftModel
     from trl import KTOConfig
 
-    from workbench.models import detect_hardware, load_causal_lm, load_tokenizer
+    from workbench.models import detect_hardware, load_tokenizer
     from workbench.train.callbacks import RunFolderCallback
 
     hardware = detect_hardware(config.precision)
@@ -104,20 +103,8 @@ def train(config: KTORunConfig, run: Run, resume_from=None) -> None:
     tokenizer = load_tokenizer(base)
     train_set = unpaired_rows(train_rows)
     eval_set = unpaired_rows(eval_rows) if eval_rows else None
-    model = load_causal_lm(base, method=config.method, hardware=hardware)
+    model, peft, reference = policy_and_reference(config, base, adapter, hardware)
     is_peft = config.method in ("lora", "qlora")
-    peft, reference = None, None
-    if adapter is not None and is_peft:
-        model = PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
-    elif adapter is not None:  # full fine-tune from a LoRA SFT run: fold the adapter in first
-        # (PEFT froze the base's weights when it loaded the adapter; all of them train now)
-        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload().requires_grad_(True)
-        # Without a reference TRL would load one from the base's folder, not the SFT model.
-        reference = PeftModel.from_pretrained(
-            load_causal_lm(base, method=config.method, hardware=hardware), str(adapter)).merge_and_unload()
-        reference.eval().requires_grad_(False)
-    elif is_peft:
-        peft = lora_config(config)
     args = KTOConfig(**trl_arguments(config, run, hardware, len(train_rows), eval_set is not None),
                      beta=config.beta, desirable_weight=config.desirable_weight,
                      undesirable_weight=config.undesirable_weight, dataset_num_proc=None)
