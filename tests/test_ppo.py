@@ -79,15 +79,16 @@ def adapter_run(name: str, stage: str, seed: int = 0, base: str = "tiny") -> Run
 
 # ------------------------------------------------------------------------------------ it learns
 
-# Measured over seeds 0-7 with these settings (held-out reward reaching the target below):
-#   fp32: 7 of 8 (seed 6 fell from 0.71 to 0.59);  bf16: 3 of 8, with a KL per answer of 14-71 nats
-#   where fp32 stayed at 4-27. At 20 steps fp32 passed 5 of 8 and bf16 4 of 8; at a learning rate of
-#   2e-3, 7 and 4 of 8. One update is not the difference: bf16's policy gradient has a cosine of
-#   0.99998 with fp32's, and its log-probabilities differ by 0.011 nats a token (0.07 at most) at
-#   temperature 0.02. The runs are chaotic: rounding only the starting weights to bf16 and computing
-#   in fp32 passed 5 of 8. Whether bf16 itself learns worse is open in issue 19 (3 of 8 against 7 of
-#   8 is not yet significant); until then the bf16 variant may miss.
-BF16_PPO_GAP = pytest.mark.xfail(reason="PPO in bf16 reaches this target in 3 of 8 seeds (fp32: 7 of 8); "
+# Measured over seeds 0-15 with these settings (held-out reward reaching the target below):
+#   fp32: 13 of 16;  bf16: 9 of 16. The runs that miss mostly drift far from the reference (14-71
+#   nats of KL per answer, against 3-8 for most runs that reach it), in both precisions. At 20
+#   steps (seeds 0-7) fp32 passed 5 of 8 and bf16 4 of 8. One update is not the difference: bf16's
+#   policy gradient has a cosine of 0.99998 with fp32's, and its log-probabilities differ by 0.011
+#   nats a token (0.07 at most) at temperature 0.02. The runs are chaotic: rounding only the
+#   starting weights to bf16 and computing in fp32 passed 5 of 8. So this one-seed test can fail on
+#   another CPU in fp32 too (about 1 in 5), and bf16's 9 of 16 against 13 of 16 is not significant
+#   (Fisher p ~ 0.25). Making PPO on the tiny model stable is open in issue 19.
+BF16_PPO_GAP = pytest.mark.xfail(reason="PPO in bf16 reaches this target in 9 of 16 seeds (fp32: 13 of 16); "
                                         "open in issue 19", strict=False)
 
 
