@@ -185,7 +185,8 @@ def test_data_inspect_reads_a_feedback_file(fresh_home, capsys):
     assert main(["data", "inspect", str(path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert (report["format"], report["task"], report["valid_rows"], report["error_count"]) == ("preference", "preference", 3, 0)
-    assert report["feedback"] == {"judgements": 4, "pairs": 3, "ties": 1, "retracted": 1}
+    assert report["feedback"] == {"judgements": 4, "pairs": 3, "ties": 1, "thumbs_up": 0, "thumbs_down": 0,
+                                  "retracted": 1}
     assert main(["data", "inspect", str(path)]) == 0
     assert "feedback: 4 judgements (3 pairs, 1 ties), 1 retracted" in capsys.readouterr().out
     rows = load_rows(path, task="preference")
@@ -232,3 +233,103 @@ def test_a_session_rates_prompts_with_the_tiny_model(fresh_home):
     assert (counts["judgements"], counts["retracted"], counts["session"]) == (0, 1, 0)
     assert len(fb.prompts_from(file=ROOT / "sample_data" / "prompts.jsonl")) > 10
     session.close()
+
+
+# ------------------------------------------------------------------ thumbs up / down: KTO data
+
+def test_thumbs_are_appended_undone_and_counted(fresh_home, capsys):
+    from workbench.cli import main
+    shown = pair()
+    up = fb.record_thumb("th", shown, "left", "up", rater="ana")
+    down = fb.record_thumb("th", shown, "right", "down", rater="ana")
+    assert (up["completion"], up["label"], up["thumb"], up["side"], up["model"], up["seed"]) == (
+        "Rayleigh scattering.", True, "up", "left", "base", 1)
+    assert (down["completion"], down["label"], down["temperature"]) == ("Because it is.", False, 0.8)
+    fb.record_judgement("th", shown, "left", rater="bob")
+    gone = fb.record_thumb("th", pair(prompt="Retracted?"), "left", "down")
+    fb.undo("th", gone["id"])
+    stats = fb.feedback_stats("th")
+    assert (stats["judgements"], stats["pairs"], stats["thumbs_up"], stats["thumbs_down"], stats["retracted"],
+            stats["unpaired"]) == (3, 1, 1, 1, 1, 4)
+    assert stats["raters"] == {"ana": 2, "bob": 1}
+    assert [r["id"] for r in fb.read_feedback("th", thumbs=True)][:2] == [up["id"], down["id"]]
+    assert len(fb.read_feedback("th")) == 1  # pair judgements only, as before
+    assert main(["feedback", "show", "th"]) == 0
+    assert "1 pairs for training, 0 ties, 1 thumbs up, 1 down, 1 retracted" in capsys.readouterr().out
+    with pytest.raises(Exception, match="unknown thumb"):
+        fb.record_thumb("th", shown, "left", "sideways")
+    with pytest.raises(Exception, match="unknown side"):
+        fb.record_thumb("th", shown, "middle", "up")
+
+
+def test_a_feedback_file_reads_as_unpaired_rows(fresh_home, capsys):
+    """Thumbs as they are; each pair as its chosen answer (desirable) and rejected one (not); ties,
+    retractions and retracted thumbs left out. As preference rows the file keeps only its pairs."""
+    from workbench.cli import main
+    fb.record_thumb("mix", pair(prompt="q0"), "right", "down")
+    fb.record_judgement("mix", pair(prompt="q1", a="Good.", b="Bad."), "left")
+    fb.record_judgement("mix", pair(prompt="q2"), "tie")
+    fb.undo("mix", fb.record_thumb("mix", pair(prompt="q3"), "left", "up")["id"])
+    fb.record_thumb("mix", pair(prompt="q4", b="Fine."), "right", "up")
+    path = fb.feedback_path("mix")
+    rows = load_rows(path, task="unpaired")
+    assert [(r["prompt"][0]["content"], r["completion"], r["label"]) for r in rows] == [
+        ("q0", "Because it is.", False), ("q1", "Good.", True), ("q1", "Bad.", False), ("q4", "Fine.", True)]
+    assert set(rows[0]) == {"prompt", "completion", "label", "_line"} and rows[1]["_line"] == rows[2]["_line"] == 2
+    assert [r["prompt"][0]["content"] for r in load_rows(path, task="preference")] == ["q1"]
+    report = inspect_file(path)  # with pairs in it, the file is first a preference file
+    assert (report.format, report.task, report.valid_rows) == ("preference", "preference", 1)
+    assert report.feedback["thumbs_up"] == 1 and report.feedback["thumbs_down"] == 1
+    assert main(["data", "inspect", str(path)]) == 0
+    assert "1 retracted; thumbs 1 up, 1 down" in capsys.readouterr().out
+    # thumbs only: an unpaired file, whatever a stage asks for
+    fb.record_thumb("only", pair(), "left", "up")
+    fb.record_thumb("only", pair(), "right", "down")
+    assert main(["data", "inspect", str(fb.feedback_path("only")), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["format"], report["task"], report["valid_rows"]) == ("kto", "unpaired", 2)
+    with pytest.raises(DataError, match="unpaired feedback.*needs prompt/chosen/rejected"):
+        load_rows(fb.feedback_path("only"), task="preference")
+
+
+def test_a_session_takes_thumbs_and_undoes_them(fresh_home):
+    session = fb.Session("st", ["base"], fb.prompts_from("one\ntwo"), comparer=FakeComparer(), rater="ana")
+    first = session.advance()
+    session.thumb("left", "up")
+    session.thumb("left", "down")  # changed: the first thumb is retracted
+    session.thumb("right", "up")
+    assert session.current is first and session.thumbs() == {"left": "down", "right": "up"}
+    stats = session.counts()
+    assert (stats["thumbs_up"], stats["thumbs_down"], stats["retracted"], stats["session"]) == (1, 1, 1, 2)
+    session.judge("right")
+    second = session.advance()
+    assert session.thumbs() == {}
+    assert session.undo() is first and session.current is first  # the pair judgement comes back
+    assert session.undo() is first and session.thumbs() == {"left": "down"}  # then the last thumb
+    assert session.advance() is second
+    stats = session.counts()
+    assert (stats["pairs"], stats["thumbs_down"], stats["thumbs_up"], stats["session"]) == (0, 1, 0, 1)
+    session.close()
+
+
+def test_kto_trains_from_a_feedback_file(fresh_home, capsys):
+    from workbench.cli import main
+    from workbench.models import build_tiny_model
+    from workbench.train.runfolder import get_run
+    build_tiny_model()
+    for i in range(3):
+        shown = pair(prompt=f"Question {i}?", a=f"A clear answer {i}.", b="No.")
+        fb.record_thumb("kto-fb", shown, "left", "up", rater="ana")
+        fb.record_thumb("kto-fb", shown, "right", "down", rater="ana")
+    fb.record_judgement("kto-fb", pair(prompt="Which?", a="This one.", b="Meh."), "left")
+    assert main(["feedback", "train", "kto-fb", "--stage", "kto", "--model", "tiny", "--max-steps", "2",
+                 "--max-length", "256", "--batch-size", "2", "--run-name", "kto-from-feedback"]) == 0
+    run = get_run("kto-from-feedback")
+    assert run.status()["state"] == "completed", run.log_path.read_text()[-2000:]
+    config = run.config()
+    assert (config["stage"], config["max_rows"], config["max_length"]) == ("kto", 8, 256)  # 6 thumbs + 2 per pair
+    record = fb.run_feedback(run.name)
+    assert (record["judgements"], record["thumbs_up"], record["thumbs_down"]) == (8, 3, 3)
+    with pytest.raises(DataError, match="fewer than 2 rows for KTO"):
+        fb.record_thumb("one-thumb", pair(), "left", "up")
+        fb.train_from_feedback("one-thumb", "kto", model="tiny")

@@ -1,6 +1,7 @@
 """The Feedback tab in a real headless browser (Debian's chromium, driven by Playwright) on the
-tiny model: rate three prompts with a keyboard shortcut, a button and a corrected answer, then read
-the feedback file and check that its rows are what the page showed.
+tiny model: rate three prompts with a keyboard shortcut, a button and a corrected answer, give the
+first pair's answers a thumbs up and down by their keys, then read the feedback file and check that
+its rows are what the page showed.
 
 The app, the browser and the page helpers are those of tests/test_ui_browser.py.
 """
@@ -41,6 +42,10 @@ def next_pair(page, prompt: str) -> tuple[str, str]:
     return answers(page)
 
 
+def status_says(page, words: str) -> None:
+    page.wait_for_function("(words) => document.querySelector('#fb-status').innerText.includes(words)", arg=words)
+
+
 def test_rate_three_prompts_and_read_the_file(page, server):  # noqa: F811
     choose(page, "model", "tiny")  # 'base' is this model
     open_tab(page, "Feedback")
@@ -52,6 +57,11 @@ def test_rate_three_prompts_and_read_the_file(page, server):  # noqa: F811
 
     shown = [next_pair(page, PROMPTS[0])]
     page.locator("#fb-prompt").click()  # focus out of the text boxes: shortcuts apply
+    page.keyboard.press("q")  # A 👍
+    status_says(page, "A 👍")  # one at a time: each thumb's status names the thumbs given so far
+    page.keyboard.press("l")  # B 👎
+    status_says(page, "B 👎")
+    assert answers(page) == shown[0]  # a thumb keeps the pair on show
     page.keyboard.press("1")  # A is better
     shown.append(next_pair(page, PROMPTS[1]))
     assert "Saved: A is better" in text(page, "fb-status")
@@ -70,11 +80,16 @@ def test_rate_three_prompts_and_read_the_file(page, server):  # noqa: F811
     page.keyboard.press("t")  # a tie
     page.wait_for_function("document.querySelector('#fb-prompt').innerText.includes('All prompts are rated')")
     counter = text(page, "fb-counter")
-    assert "2 pairs for training" in counter and "1 ties" in counter and "3 judged in this session" in counter
+    assert "2 pairs for training" in counter and "1 ties" in counter and "5 judged in this session" in counter
+    assert "1 thumbs up, 1 down" in counter
     page.screenshot(path=str(SHOTS / "6-feedback-rated.png"), full_page=True)
 
     lines = (server[1] / "feedback" / f"{NAME}.jsonl").read_text(encoding="utf-8").splitlines()
     rows = [json.loads(line) for line in lines]
+    thumbs = [r for r in rows if "thumb" in r]
+    rows = [r for r in rows if "thumb" not in r]
+    assert [(r["completion"], r["label"], r["side"]) for r in thumbs] == [
+        (shown[0][0], True, "left"), (shown[0][1], False, "right")]
     assert len(rows) == 3 and all(r["rater"] == "tester" for r in rows)
     assert [r["prompt"][0]["content"] for r in rows] == PROMPTS
     (a0, b0), (a1, b1), (a2, b2) = shown

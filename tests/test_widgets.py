@@ -161,3 +161,24 @@ def test_compare_widget_answers_with_two_models_and_a_reward(fresh_home):
     widget.models[2].options = list(widget.models[2].options) + ["no-such-run"]
     widget.models[2].value = "no-such-run"
     assert widget.compare() is None and "no-such-run" in widget.status.value
+
+
+def test_feedback_widget_gives_thumbs_and_judges(fresh_home):
+    """The thumbs buttons' handler on a fake comparer (no model): a thumb keeps the pair on show and
+    the correction typed, a changed thumb retracts the first, undo takes back the last thumb."""
+    from test_feedback import FakeComparer
+    from workbench import feedback as fb
+    from workbench.widgets import FeedbackWidget
+    widget = FeedbackWidget("wfb", ["base"], prompts=["one", "two"], rater="ana", comparer=FakeComparer())
+    first = widget.session.current
+    widget.correction.value = "typed"
+    assert widget.thumb("left", "up")["label"] is True
+    assert widget.thumb("right", "up") and widget.thumb("right", "down")["label"] is False
+    assert widget.session.current is first and widget.correction.value == "typed"
+    assert "A 👍, B 👎" in widget.status.value and "1 thumbs up, 1 down" in widget.counter.value
+    assert widget.undo() is first and widget.session.thumbs() == {"left": "up"}
+    assert widget.choose("left") is not None and widget.session.current.prompt[0]["content"] == "two"
+    stats = fb.feedback_stats("wfb")
+    assert (stats["pairs"], stats["thumbs_up"], stats["thumbs_down"], stats["retracted"]) == (1, 1, 0, 2)
+    assert widget.thumb("middle", "up") is None and "unknown side" in widget.status.value
+    widget.session.close()

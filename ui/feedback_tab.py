@@ -4,7 +4,9 @@ Pick a model (two answers with different seeds) or two models, prompts (typed, o
 prompts), a dataset name and the rater's name. Each judgement is appended at once to
 $WORKBENCH_HOME/feedback/<name>.jsonl by `workbench.feedback`; the next pair is generated while
 the rater reads the current one. Keys: 1 = A is better, 2 = B, 0 or t = tie, s = skip, u = undo
-(not while typing in a box). Two buttons start a reward-model or DPO run on the dataset.
+(not while typing in a box). Each answer can also get a thumbs up or down (KTO data; the pair stays
+on show): q / a = A up / down, p / l = B up / down (left hand for the left answer, upper row for
+up). Three buttons start a reward-model, DPO or KTO run on the dataset.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ document.addEventListener('keydown', (event) => {
   const target = event.target;
   const editable = target && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName));
   if (editable && !target.readOnly && !target.disabled) return;
-  const id = {'1': 'fb-a', '2': 'fb-b', '0': 'fb-tie', 't': 'fb-tie', 's': 'fb-skip', 'u': 'fb-undo'}[event.key.toLowerCase()];
+  const id = {'1': 'fb-a', '2': 'fb-b', '0': 'fb-tie', 't': 'fb-tie', 's': 'fb-skip', 'u': 'fb-undo',
+              'q': 'fb-a-up', 'a': 'fb-a-down', 'p': 'fb-b-up', 'l': 'fb-b-down'}[event.key.toLowerCase()];
   const button = id && document.getElementById(id);
   if (!button || button.offsetParent === null || button.disabled) return;
   event.preventDefault();
@@ -51,6 +54,7 @@ def counter_text(session) -> str:
     """The counter under the answers: the dataset's size, this session, and the reward model's view."""
     c = session.counts()
     parts = [f"**{esc(c['name'])}**: **{c['pairs']}** pairs for training", f"{c['ties']} ties",
+             f"{c['thumbs_up']} thumbs up, {c['thumbs_down']} down",
              f"{c['retracted']} retracted", f"{c['session']} judged in this session", f"{session.left()} prompts left"]
     agreement = c.get("reward_agreement")
     if agreement and agreement["n"]:
@@ -92,7 +96,8 @@ def start(model, model_2, base, reward, prompts_text, prompts_file, name, rater,
         _sessions.pop(next(iter(_sessions))).close()
     yield "", WAITING, WAITING, "", counter_text(session), notice(f"Generating the first pair of {len(prompts)}…"), key
     session.advance()
-    yield *show(session, "Which answer is better? Keys: 1 = A, 2 = B, 0 = tie, s = skip, u = undo."), key
+    yield *show(session, "Which answer is better? Keys: 1 = A, 2 = B, 0 = tie, s = skip, u = undo; "
+                         "thumbs: q / a = A up / down, p / l = B up / down."), key
 
 
 VERDICTS = {"left": "A is better", "right": "B is better", "tie": "a tie", "skip": "skipped (not saved)"}
@@ -114,6 +119,23 @@ def judge(choice: str):
     return handler
 
 
+THUMB_WORDS = {"up": "👍", "down": "👎"}
+
+
+def thumb(side: str, value: str):
+    @guarded
+    def handler(key):
+        """Record a thumb on one answer on show; returns (counter, status). The pair stays."""
+        session = _session(key)
+        if session.current is None:
+            raise gr.Error("All prompts are rated: press Start with more prompts.")
+        session.thumb(side, value)
+        given = ", ".join(f"{'A' if s == 'left' else 'B'} {THUMB_WORDS[t]}" for s, t in sorted(session.thumbs().items()))
+        return counter_text(session), notice(f"Saved: {given}. Now pick the better answer, or skip to the next pair.",
+                                             "ok")
+    return handler
+
+
 @guarded
 def undo(key):
     session = _session(key)
@@ -123,27 +145,29 @@ def undo(key):
 
 @guarded
 def train(stage, name, model, base, steps, max_length):
-    """Start a reward or DPO run on the dataset; returns the message naming the run."""
+    """Start a reward, DPO or KTO run on the dataset; returns the message naming the run."""
     from workbench.feedback import check_name, train_from_feedback
     from workbench.models.variants import model_ref
     ref = model_ref(model or "base", base=base or None)
     settings = dict(max_steps=int(steps), max_length=int(max_length or 512))
-    if stage == "dpo" and ref.is_run and ref.adapter is not None:
-        settings["from_run"] = ref.run_name  # DPO continues the model that was rated
+    if stage in ("dpo", "kto") and ref.is_run and ref.adapter is not None:
+        settings["from_run"] = ref.run_name  # DPO and KTO continue the model that was rated
     else:
         settings["model"] = ref.base
     run = train_from_feedback(check_name(name), stage, **settings)
-    what = "reward model" if stage == "reward" else "DPO"
+    what = {"reward": "reward model", "dpo": "DPO", "kto": "KTO"}[stage]
+    rows = "rows: thumbs, and 2 per pair" if stage == "kto" else "judgements"
     return notice(f"Started {what} run **{esc(run.name)}** on '{esc(name)}' "
-                  f"({run.config()['max_rows']} judgements). Follow it in the Train or Runs tab.", "ok")
+                  f"({run.config()['max_rows']} {rows}). Follow it in the Train or Runs tab.", "ok")
 
 
 def build(ctx: dict) -> gr.Tab:
     choices = model_choices()
     with gr.Tab("Feedback", id="feedback", elem_id="tab-feedback") as tab:
         gr.Markdown("Rate two answers to each prompt: one model with two seeds, or two models (shown in random "
-                    "order). Each judgement is saved at once to `feedback/<name>.jsonl`, a preference file "
-                    "you can train a reward model or DPO on.")
+                    "order), and give single answers a thumbs up or down. Each judgement is saved at once to "
+                    "`feedback/<name>.jsonl`: its pairs train a reward model or DPO; its thumbs (and each pair "
+                    "as a good and a bad answer) train KTO.")
         with gr.Row():
             model = gr.Dropdown(choices=choices, value="base", allow_custom_value=True, elem_id="fb-model",
                                 label="Model whose answers you rate ('base' is the model above)")
@@ -167,8 +191,16 @@ def build(ctx: dict) -> gr.Tab:
         status = gr.Markdown(elem_id="fb-status")
         prompt = gr.Markdown(elem_id="fb-prompt")
         with gr.Row():
-            answer_a = gr.Textbox(label="Answer A", lines=8, interactive=False, elem_id="fb-answer-a")
-            answer_b = gr.Textbox(label="Answer B", lines=8, interactive=False, elem_id="fb-answer-b")
+            with gr.Column():
+                answer_a = gr.Textbox(label="Answer A", lines=8, interactive=False, elem_id="fb-answer-a")
+                with gr.Row():
+                    a_up = gr.Button("👍 A [q]", size="sm", elem_id="fb-a-up")
+                    a_down = gr.Button("👎 A [a]", size="sm", elem_id="fb-a-down")
+            with gr.Column():
+                answer_b = gr.Textbox(label="Answer B", lines=8, interactive=False, elem_id="fb-answer-b")
+                with gr.Row():
+                    b_up = gr.Button("👍 B [p]", size="sm", elem_id="fb-b-up")
+                    b_down = gr.Button("👎 B [l]", size="sm", elem_id="fb-b-down")
         with gr.Row():
             a_button = gr.Button("A is better [1]", variant="primary", elem_id="fb-a")
             b_button = gr.Button("B is better [2]", variant="primary", elem_id="fb-b")
@@ -187,6 +219,7 @@ def build(ctx: dict) -> gr.Tab:
             steps = gr.Number(value=20, precision=0, minimum=1, label="Training steps", elem_id="fb-steps")
             train_reward = gr.Button("Train reward model from this feedback", elem_id="fb-train-reward")
             train_dpo = gr.Button("Train DPO from this feedback", elem_id="fb-train-dpo")
+            train_kto = gr.Button("Train KTO from this feedback", elem_id="fb-train-kto")
         train_message = gr.Markdown(elem_id="fb-train-message")
         key = gr.State(None)
 
@@ -195,10 +228,13 @@ def build(ctx: dict) -> gr.Tab:
                                temperature, max_new, seed], [*shown, key], api_visibility="private")
     for button, choice in ((a_button, "left"), (b_button, "right"), (tie_button, "tie"), (skip_button, "skip")):
         button.click(judge(choice), [key, correction], shown, api_visibility="private")
+    for button, side, value in ((a_up, "left", "up"), (a_down, "left", "down"), (b_up, "right", "up"),
+                                (b_down, "right", "down")):
+        button.click(thumb(side, value), key, [counter, status], api_visibility="private")
     undo_button.click(undo, key, shown, api_visibility="private")
     edit_a.click(lambda text: text, answer_a, correction, api_visibility="private")
     edit_b.click(lambda text: text, answer_b, correction, api_visibility="private")
-    for button, stage in ((train_reward, "reward"), (train_dpo, "dpo")):
+    for button, stage in ((train_reward, "reward"), (train_dpo, "dpo"), (train_kto, "kto")):
         button.click(lambda *args, stage=stage: train(stage, *args),
                      [name, model, ctx["model"], steps, ctx["max_length"]], train_message, api_visibility="private")
 

@@ -71,7 +71,7 @@ def cmd_data_inspect(args) -> int:
         if report.feedback:
             fb = report.feedback
             print(f"feedback: {fb['judgements']} judgements ({fb['pairs']} pairs, {fb['ties']} ties), "
-                  f"{fb['retracted']} retracted")
+                  f"{fb['retracted']} retracted; thumbs {fb['thumbs_up']} up, {fb['thumbs_down']} down")
         for error in report.errors[: args.show_errors]:
             field = f" field '{error.field}'" if error.field else ""
             print(f"  line {error.line}{field}: {error.message}")
@@ -457,6 +457,7 @@ def _add_evaluate_parsers(commands) -> None:
 def _print_feedback(stats: dict) -> None:
     raters = ", ".join(f"{name} {n}" for name, n in stats["raters"].items()) or "none"
     print(f"{stats['name']}: {stats['pairs']} pairs for training, {stats['ties']} ties, "
+          f"{stats['thumbs_up']} thumbs up, {stats['thumbs_down']} down, "
           f"{stats['retracted']} retracted, {stats['corrected']} corrected; raters: {raters}")
 
 
@@ -510,7 +511,8 @@ def cmd_feedback_merge(args) -> int:
 def cmd_feedback_train(args) -> int:
     from workbench.feedback import train_from_feedback
     settings = {k: v for k, v in (("model", args.model), ("from_run", args.from_run),
-                                  ("max_steps", args.max_steps), ("name", args.run_name)) if v is not None}
+                                  ("max_steps", args.max_steps), ("max_length", args.max_length),
+                                  ("batch_size", args.batch_size), ("name", args.run_name)) if v is not None}
     run = train_from_feedback(args.name, args.stage, **settings)
     print(f"run {run.name} started on feedback '{args.name}': {run.path}", file=sys.stderr)
     if args.detach:
@@ -519,12 +521,13 @@ def cmd_feedback_train(args) -> int:
 
 
 def _add_feedback_parsers(commands) -> None:
+    from workbench.feedback import STAGES
     feedback = commands.add_parser("feedback", help="human feedback datasets: list, show, merge, train")
     sub = feedback.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = sub.add_parser("list", help="feedback datasets in $WORKBENCH_HOME/feedback, newest first")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_feedback_list)
-    p = sub.add_parser("show", help="one dataset's counts: pairs, ties, retracted, raters")
+    p = sub.add_parser("show", help="one dataset's counts: pairs, ties, thumbs up/down, retracted, raters")
     p.add_argument("name", help="a dataset name or a feedback .jsonl path")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_feedback_show)
@@ -533,12 +536,16 @@ def _add_feedback_parsers(commands) -> None:
     p.add_argument("--out", required=True, help="name of the new merged dataset")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_feedback_merge)
-    p = sub.add_parser("train", help="train a reward model or DPO on a feedback dataset")
+    p = sub.add_parser("train", help="train a reward model, DPO or KTO on a feedback dataset")
     p.add_argument("name")
-    p.add_argument("--stage", choices=["reward", "dpo"], default="reward")
+    p.add_argument("--stage", choices=list(STAGES), default="reward",
+                   help="reward/dpo: the pair judgements; kto: the thumbs up/down, and each pair as "
+                        "two rows (chosen up, rejected down)")
     p.add_argument("--model", help="base model (default: the stage's default)")
-    p.add_argument("--from", dest="from_run", help="dpo: the run whose adapter DPO starts from")
+    p.add_argument("--from", dest="from_run", help="dpo/kto: the SFT run whose adapter the stage starts from")
     p.add_argument("--max-steps", type=int)
+    p.add_argument("--max-length", type=int, help="tokens per row (default: the stage's)")
+    p.add_argument("--batch-size", type=int, help="rows per step (kto: at least 2)")
     p.add_argument("--run-name", help="the run's name (default: made from the stage and time)")
     p.add_argument("--detach", action="store_true", help="start the job and return at once")
     p.add_argument("--json", action="store_true")

@@ -16,6 +16,18 @@ the reward and DPO stages read it like any other preference file. One line per j
      "chosen_original"?: the answer as generated, when the rater corrected it ("chosen" is the fix),
      "tie"?: true  (then chosen/rejected are simply the left/right answers; not a training pair)}
 
+A thumbs up or down on one answer (a rater may give each answer on show one, before or instead of
+choosing between them) is a line of the unpaired (KTO) form:
+
+    {"prompt": [messages], "completion": str, "label": true|false, "thumb": "up"|"down",
+     "id", "model", "seed", "side": "left"|"right", "rater", "time", "temperature", "top_p",
+     "max_new_tokens"}
+
+Read as the `unpaired` task (`workbench train kto --data FILE`, `load_rows(task="unpaired")`) a
+feedback file gives its thumbs and, for each pair, two rows: the chosen answer labelled desirable
+and the rejected one undesirable. Read as `preference` it gives its pairs; the thumbs are left out.
+A file of thumbs only is an unpaired file.
+
 The file is never rewritten: undo appends {"retracts": id, "id", "rater", "time"}, and readers drop
 the retracted judgement. Skips are not written: a skip says nothing about the answers, and the file
 is the user's dataset, not a log of the session. A crash or a closed tab loses at most the
@@ -24,7 +36,8 @@ judgement being written (a torn last line, which readers skip).
     session = Session("my-feedback", ["base"], prompts, rater="ana")
     pair = session.advance()             # pair.left / pair.right: Candidate(model, seed, text)
     session.judge("left")                # or "right", "tie", "skip"; corrected="better text"
-    train_from_feedback("my-feedback", stage="dpo", max_steps=20)
+    session.thumb("right", "down")       # a thumbs down on answer B; the pair stays on show
+    train_from_feedback("my-feedback", stage="dpo", max_steps=20)   # or "reward", "kto"
 """
 
 from __future__ import annotations
@@ -45,6 +58,9 @@ from workbench import paths
 from workbench.errors import ConfigError, DataError, WorkbenchError
 
 CHOICES = ("left", "right", "tie", "skip")
+SIDES = ("left", "right")
+THUMBS = ("up", "down")
+STAGES = ("reward", "dpo", "kto")
 
 
 # ------------------------------------------------------------------ where the files are
@@ -203,6 +219,25 @@ def record_judgement(name, pair: Pair, choice: str, *, corrected: str | None = N
     return record
 
 
+def thumb_record(pair: Pair, side: str, thumb: str, *, rater: str | None = None) -> dict:
+    """The line `record_thumb` writes; raises for an unknown side or thumb."""
+    if side not in SIDES:
+        raise ConfigError(f"unknown side '{side}'", hint="Use 'left' (answer A) or 'right' (answer B).")
+    if thumb not in THUMBS:
+        raise ConfigError(f"unknown thumb '{thumb}'", hint="Use 'up' or 'down'.")
+    answer = pair.left if side == "left" else pair.right
+    return {"prompt": pair.prompt, "completion": answer.text, "label": thumb == "up", "thumb": thumb,
+            "id": uuid.uuid4().hex, "model": answer.model, "seed": answer.seed, "side": side,
+            "rater": (rater or "").strip() or None, "time": _now(), **pair.settings}
+
+
+def record_thumb(name, pair: Pair, side: str, thumb: str, *, rater: str | None = None) -> dict:
+    """Append a thumbs up or down on one answer of `pair` ("left" is A) to the dataset `name`."""
+    record = thumb_record(pair, side, thumb, rater=rater)
+    _append(resolve(name), record)
+    return record
+
+
 def undo(name, judgement_id: str, *, rater: str | None = None) -> dict:
     """Retract a judgement by appending {"retracts": id}; the file is never rewritten."""
     record = {"retracts": judgement_id, "id": uuid.uuid4().hex, "rater": rater, "time": _now()}
@@ -215,31 +250,39 @@ def _lines(path: Path) -> list[tuple[int, dict]]:
     return [(n, row) for n, row in enumerate(read_jsonl_tolerant(path), start=1) if isinstance(row, dict)]
 
 
-def read_feedback(name_or_path, *, keep_ties: bool = True) -> list[dict]:
-    """The effective judgements, in file order: retractions applied, a torn line skipped.
-    Ties are kept (with "tie": true) unless keep_ties=False."""
+def read_feedback(name_or_path, *, keep_ties: bool = True, thumbs: bool = False) -> list[dict]:
+    """The effective pair judgements, in file order: retractions applied, a torn line skipped.
+    Ties are kept (with "tie": true) unless keep_ties=False; thumbs=True adds the thumbs up/down
+    (rows with "thumb") where they are in the file."""
     from workbench.data.formats import split_feedback
     path = resolve(name_or_path)
     if not path.exists():
         raise DataError("no such feedback dataset", path=path,
                         hint="Rate some answers first (the Feedback tab, or `workbench.feedback.Session`).")
-    kept, _ = split_feedback(_lines(path), keep_ties=keep_ties)
-    return [row for _, row in kept if "chosen_side" in row]
+    lines = _lines(path)
+    kept, _ = split_feedback(lines, keep_ties=keep_ties)
+    keep = {id(row) for _, row in kept if "chosen_side" in row}
+    if thumbs:
+        keep |= {id(row) for _, row in split_feedback(lines, unpaired=True)[0] if "thumb" in row}
+    return [row for _, row in lines if id(row) in keep]
 
 
 def feedback_stats(name_or_path) -> dict:
-    """{"name", "path", "judgements", "pairs" (usable for training), "ties", "retracted",
-    "corrected", "raters" {name: judgements}, "bytes"}."""
+    """{"name", "path", "judgements" (pairs, ties and thumbs), "pairs" (usable for reward and
+    DPO), "ties", "thumbs_up", "thumbs_down", "unpaired" (KTO rows: thumbs + 2 per pair),
+    "retracted", "corrected", "raters" {name: judgements}, "bytes"}."""
     from workbench.data.formats import split_feedback
     path = resolve(name_or_path)
     lines = _lines(path) if path.exists() else []
     kept, counts = split_feedback(lines, keep_ties=True)
     judgements = [row for _, row in kept if "chosen_side" in row]
+    thumbs = [row for _, row in split_feedback(lines, unpaired=True)[0] if "thumb" in row]
     raters: dict[str, int] = {}
-    for row in judgements:
+    for row in judgements + thumbs:
         raters[row.get("rater") or "?"] = raters.get(row.get("rater") or "?", 0) + 1
-    counts = counts or {"judgements": 0, "pairs": 0, "ties": 0, "retracted": 0}
+    counts = counts or {"judgements": 0, "pairs": 0, "ties": 0, "thumbs_up": 0, "thumbs_down": 0, "retracted": 0}
     return {"name": path.name.removesuffix(".jsonl"), "path": str(path), **counts,
+            "unpaired": counts["thumbs_up"] + counts["thumbs_down"] + 2 * counts["pairs"],
             "corrected": sum("chosen_original" in row for row in judgements), "raters": raters,
             "bytes": path.stat().st_size if path.exists() else 0}
 
@@ -306,9 +349,9 @@ def agreement(judgements: list[dict]) -> dict:
 def merge_feedback(sources: list, out_name: str) -> dict:
     """Merge several raters' datasets (names or paths) into a new dataset `out_name`.
 
-    Writes every effective judgement once (by id; retractions applied; a judgement without a
+    Writes every effective judgement (pairs, ties, thumbs) once (by id; retractions applied; a judgement without a
     rater is credited to its file's name) and returns feedback_stats of the new file plus
-    "agreement" (see `agreement`). Judgements that disagree are both kept: the trainer sees both.
+    "agreement" (see `agreement`; on the pair judgements). Judgements that disagree are both kept: the trainer sees both.
     """
     out = feedback_path(out_name)
     if out.exists():
@@ -316,7 +359,7 @@ def merge_feedback(sources: list, out_name: str) -> dict:
     merged, seen = [], set()
     for source in sources:
         path = resolve(source)
-        for row in read_feedback(path):
+        for row in read_feedback(path, thumbs=True):
             if row["id"] in seen:
                 continue
             seen.add(row["id"])
@@ -325,7 +368,8 @@ def merge_feedback(sources: list, out_name: str) -> dict:
         raise DataError("the datasets to merge hold no judgements", hint="Check the names or paths.")
     for row in merged:
         _append(out, row)
-    return {**feedback_stats(out), "sources": [str(resolve(s)) for s in sources], "agreement": agreement(merged)}
+    pairs = [row for row in merged if "chosen_side" in row]  # thumbs have no second answer to agree on
+    return {**feedback_stats(out), "sources": [str(resolve(s)) for s in sources], "agreement": agreement(pairs)}
 
 
 # ------------------------------------------------------------------ a reward model's view
@@ -354,30 +398,36 @@ def agreement_with_reward_model(judgements: list[dict], reward_run: str | None =
 FEEDBACK_RECORD = "feedback.json"  # in the run folder: which feedback a run was trained on
 
 
-def train_from_feedback(name, stage: str = "reward", *, wait: bool = False, **settings):
-    """Start a reward-model or DPO run on a feedback dataset; returns the Run.
+def train_from_feedback(name, /, stage: str = "reward", *, wait: bool = False, **settings):
+    """Start a reward-model, DPO or KTO run on a feedback dataset; returns the Run.
 
-    settings: the stage's config fields (model, from_run, max_steps, ...). The run uses the
-    judgements usable at this moment (max_rows caps later additions, which the append-only file
+    reward and dpo learn from the pair judgements. kto learns from the thumbs up/down and from
+    each pair as two rows (chosen desirable, rejected undesirable): see `workbench.data.formats.
+    split_feedback`. name: the dataset (positional: `name=` in settings names the run).
+    settings: the stage's config fields (model, from_run, max_steps, ...). The
+    run uses the rows usable at this moment (max_rows caps later additions, which the append-only file
     puts at the end), and its folder gets feedback.json: the file, its name, the judgement
     counts, and the byte length and SHA-256 of the file as read.
     """
     from workbench.train import train
     from workbench.train.jobs import wait_for
     from workbench.train.runfolder import write_json_atomic
-    if stage not in ("reward", "dpo"):
-        raise ConfigError(f"feedback trains a 'reward' model or 'dpo', not '{stage}'")
+    if stage not in STAGES:
+        raise ConfigError(f"feedback trains a 'reward' model, 'dpo' or 'kto', not '{stage}'")
     path = resolve(name)
     stats = feedback_stats(path)
-    if stats["pairs"] < 1:
-        raise DataError("holds no judgement to learn from (ties and retracted ones do not count)",
+    rows = stats["unpaired"] if stage == "kto" else stats["pairs"]
+    if rows < (2 if stage == "kto" else 1):  # a KTO batch needs two rows for its KL estimate
+        raise DataError("holds no judgement to learn from (ties and retracted ones do not count)"
+                        if stage != "kto" else "holds fewer than 2 rows for KTO (thumbs, and 2 per pair)",
                         path=path, hint="Rate more answers first.")
     content = path.read_bytes()
     limit = settings.get("max_rows")
-    settings["max_rows"] = min(limit, stats["pairs"]) if limit else stats["pairs"]
+    settings["max_rows"] = min(limit, rows) if limit else rows
     run = train(stage, data=str(path), **settings)
     record = {"feedback": stats["name"], "file": str(path.resolve()), "judgements": settings["max_rows"],
-              "ties": stats["ties"], "retracted": stats["retracted"], "raters": stats["raters"],
+              "ties": stats["ties"], "thumbs_up": stats["thumbs_up"], "thumbs_down": stats["thumbs_down"],
+              "retracted": stats["retracted"], "raters": stats["raters"],
               "bytes": len(content), "sha256": hashlib.sha256(content).hexdigest()}
     write_json_atomic(run.path / FEEDBACK_RECORD, record)
     return wait_for(run) if wait else run
@@ -418,7 +468,7 @@ class Session:
         self._ready: deque[Pair] = deque()  # pairs undo put back, shown before new ones
         self._next: Future | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedback")
-        self._done: list[tuple[dict, Pair]] = []
+        self._done: list[tuple[dict, Pair]] = []  # judgements and thumbs, in the order given
         self._agrees: dict[str, bool] = {}
         self.current: Pair | None = None
         self.judged = 0
@@ -456,14 +506,35 @@ class Session:
             self.judged += 1
         return record
 
+    def thumb(self, side: str, thumb: str) -> dict:
+        """A thumbs "up" or "down" on one answer on show ("left" is A); the pair stays on show, to
+        be judged or skipped. A second thumb on the same answer retracts the first."""
+        if self.current is None:
+            raise WorkbenchError("no pair is on show", hint="Start rating first.")
+        record = record_thumb(self.path, self.current, side, thumb, rater=self.rater)
+        for i, (old, pair) in enumerate(self._done):
+            if pair is self.current and old.get("side") == side and "thumb" in old:
+                undo(self.path, old["id"], rater=self.rater)
+                del self._done[i]
+                self.judged -= 1
+                break
+        self._done.append((record, self.current))
+        self.judged += 1
+        return record
+
+    def thumbs(self) -> dict[str, str]:
+        """The thumbs this session gave the answers on show: {"left"|"right": "up"|"down"}."""
+        return {old["side"]: old["thumb"] for old, pair in self._done if pair is self.current and "thumb" in old}
+
     def undo(self) -> Pair:
-        """Retract this session's last judgement and show its pair again (the pair on show waits)."""
+        """Retract this session's last judgement or thumb and show its pair again (the pair on
+        show waits, unless it is that pair)."""
         if not self._done:
             raise WorkbenchError("nothing to undo in this session")
         record, pair = self._done.pop()
         undo(self.path, record["id"], rater=self.rater)
         self.judged -= 1
-        if self.current is not None:
+        if self.current is not None and self.current is not pair:
             self._ready.appendleft(self.current)
         self.current = pair
         return pair
@@ -474,7 +545,7 @@ class Session:
         stats = {**feedback_stats(self.path), "session": self.judged}
         scorer = getattr(self.comparer, "scorer", None)
         if scorer is not None and self.path.exists():
-            rows = [r for r in read_feedback(self.path) if not r.get("tie")]
+            rows = [r for r in read_feedback(self.path) if not r.get("tie")]  # pairs only
             new = [r for r in rows if r["id"] not in self._agrees]
             if new:
                 self._agrees.update(agreement_with_reward_model(new, scorer=scorer)["agrees"])
@@ -488,5 +559,6 @@ class Session:
 
 
 __all__ = ["Candidate", "Pair", "Session", "make_pair", "record_judgement", "judgement_record", "undo",
+           "record_thumb", "thumb_record",
            "read_feedback", "feedback_stats", "feedback_path", "list_feedback", "prompts_from", "merge_feedback",
            "agreement", "cohen_kappa", "agreement_with_reward_model", "train_from_feedback", "run_feedback"]

@@ -2,7 +2,8 @@
 
 The same engine calls as the GUI's Feedback tab (`workbench.feedback.Session`): each judgement is
 appended at once to $WORKBENCH_HOME/feedback/<name>.jsonl, undo appends a retraction, and the next
-pair is generated while you read the current one.
+pair is generated while you read the current one. Under each answer, thumbs up / down record it
+alone as a good or bad answer (KTO data); the pair stays on show to be judged or skipped.
 
     FeedbackWidget("my-feedback", ["base"], prompts=["Hi!", "Name a colour."], rater="ana")
     FeedbackWidget("my-feedback", ["sft-1", "dpo-2"], file="sample_data/prompts.jsonl")
@@ -26,8 +27,9 @@ class FeedbackWidget(widgets.VBox):
     """Rate the answers of one model (two seeds) or two models to each prompt.
 
     prompts: strings (one user turn each) or message lists; or `file`: any dataset with prompts.
-    `choose("left" | "right" | "tie" | "skip", corrected=None)` and `undo()` are the buttons'
-    handlers; `choose` returns the record written (None for a skip). `session` is the engine's
+    `choose("left" | "right" | "tie" | "skip", corrected=None)`, `thumb("left" | "right", "up" |
+    "down")` and `undo()` are the buttons' handlers; `choose` and `thumb` return the record written
+    (None for a skip). `session` is the engine's
     Session (its `current` pair, `counts()`).
     """
 
@@ -36,7 +38,16 @@ class FeedbackWidget(widgets.VBox):
                  seed: int = 0, temperature: float = 0.8, max_new_tokens: int = 64, comparer=None):
         self.status = widgets.HTML()
         self.prompt = widgets.HTML()
-        self.answers = [widgets.HTML(layout=widgets.Layout(width="50%")) for _ in range(2)]
+        self.answers = [widgets.HTML() for _ in range(2)]
+        columns = []
+        for side, answer in zip(("left", "right"), self.answers):
+            thumbs = []
+            for value, label in (("up", "👍"), ("down", "👎")):
+                button = widgets.Button(description=f"{label} {'A' if side == 'left' else 'B'}",
+                                        layout=widgets.Layout(width="auto"))
+                button.on_click(lambda _, side=side, value=value: self.thumb(side, value))
+                thumbs.append(button)
+            columns.append(widgets.VBox([answer, widgets.HBox(thumbs)], layout=widgets.Layout(width="50%")))
         buttons = []
         for choice, label in LABELS.items():
             button = widgets.Button(description=label, button_style="primary" if choice in ("left", "right") else "")
@@ -48,7 +59,7 @@ class FeedbackWidget(widgets.VBox):
                                                        "'chosen'; the original is kept)",
                                            layout=widgets.Layout(width="100%"))
         self.counter = widgets.HTML()
-        super().__init__([self.status, self.prompt, widgets.HBox(self.answers), widgets.HBox(buttons + [undo_button]),
+        super().__init__([self.status, self.prompt, widgets.HBox(columns), widgets.HBox(buttons + [undo_button]),
                           self.correction, self.counter])
         self.session = None
         self._start(name, list(models), prompts, file, rater=rater, reward_model=reward_model, base=base,
@@ -65,7 +76,7 @@ class FeedbackWidget(widgets.VBox):
         self.session.advance()
         self._show("Which answer is better?")
 
-    def _show(self, status: str) -> None:
+    def _show(self, status: str, *, keep_correction: bool = False) -> None:
         pair = self.session.current
         if pair is None:
             self.prompt.value = "<i>All prompts are rated.</i>"
@@ -74,9 +85,11 @@ class FeedbackWidget(widgets.VBox):
             self.prompt.value = "<br>".join(f"<b>{esc(m['role'])}:</b> {esc(m['content'])}" for m in pair.prompt)
             self.answers[0].value = _box("A", pair.left.text)
             self.answers[1].value = _box("B", pair.right.text)
-        self.correction.value = ""
+        if not keep_correction:
+            self.correction.value = ""
         c = self.session.counts()
         line = f"<b>{esc(c['name'])}</b>: {c['pairs']} pairs for training · {c['ties']} ties · " \
+               f"{c['thumbs_up']} thumbs up, {c['thumbs_down']} down · " \
                f"{c['retracted']} retracted · {c['session']} judged here · {self.session.left()} prompts left"
         agreement = c.get("reward_agreement")
         if agreement and agreement["n"]:
@@ -92,6 +105,16 @@ class FeedbackWidget(widgets.VBox):
         self.status.value = notice(f"Saved: {LABELS[choice]}. Preparing the next pair…")
         self.session.advance()
         self._show(f"{LABELS[choice]}: " + ("saved" if record else "not saved") + ".")
+        return record
+
+    @guarded
+    def thumb(self, side: str, value: str):
+        if self.session is None or self.session.current is None:
+            raise RuntimeError("no pair is on show")
+        record = self.session.thumb(side, value)
+        given = ", ".join(f"{'A' if s == 'left' else 'B'} {'👍' if t == 'up' else '👎'}"
+                          for s, t in sorted(self.session.thumbs().items()))
+        self._show(f"Saved: {given}. Now pick the better answer, or skip.", keep_correction=True)
         return record
 
     @guarded
