@@ -11,7 +11,7 @@ TORCH_SPEC ?= torch==2.13.0
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_DISABLE_TELEMETRY := 1
 
-.PHONY: install launch test test-fast bench clean-venv strip-notebooks
+.PHONY: install launch test test-fast bench bench-learning clean-venv strip-notebooks
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ strip-notebooks: install
 bench: install
 	$(PY) -m workbench models prepare
 	$(PY) bench/run.py
+
+# Does each method learn on real data (../shared/data)? Over an hour on a small CPU; BENCH_QUICK=1 checks it in minutes.
+bench-learning: install
+	$(PY) -m workbench models prepare
+	$(PY) bench/learning.py
 
 clean-venv:
 	rm -rf $(VENV) $(STAMPS)

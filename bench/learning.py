@@ -1,0 +1,323 @@
+"""Does each training method learn on real data? Held-out figures, measured in one run.
+
+    make bench-learning             # or: .venv/bin/python bench/learning.py [--quick] [--only sft,reward]
+
+Trains each method on the default model with data written by others, read in place from
+../shared/data/ (never copied into the project), and measures held-out figures before and after:
+- sft:    alpaca_en_demo.json; loss per trained token on held-out rows (target: down >= 15% in 10 min);
+- reward: harmless-base-test.jsonl.gz; pair accuracy (chosen scored above rejected) of the score
+          head, before = the untrained head (seed 0), after = the trained one (target >= 0.65 in 30 min);
+- dpo:    the same pairs, from the SFT run; preference accuracy of the summed log-probability
+          (target >= 0.62);
+- ppo, grpo: from the SFT run against that reward model, on the held-out pairs' prompts; mean
+          reward-model score of greedy answers, after minus before in units of the before answers'
+          standard deviation (target >= +0.5 std at a KL under 10 nats).
+Splits (fixed, no randomness): SFT trains on the first rows of the file and holds out its last
+SFT_HELD rows; preference trains on the first PREF_TRAIN pairs and holds out the last PREF_HELD
+(disjoint). Nothing here is tuned on held-out rows: a later session tunes the settings below on
+the training split only.
+
+Prints a Markdown table, writes it to bench/results/learning-<date>.md, and ends with a line
+`LEARNING_SUMMARY {json}`. --quick (or BENCH_QUICK=1) runs every row with tiny budgets to check
+the script end to end; its table says QUICK and its numbers are not claims.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MODEL = "smollm2-135m"
+SHARED = ROOT.parent / "shared" / "data"
+SFT_FILE = SHARED / "llama-factory" / "alpaca_en_demo.json"
+PREF_FILE = SHARED / "anthropic-hh-rlhf" / "harmless-base-test.jsonl.gz"
+ROWS = ("sft", "reward", "dpo", "ppo", "grpo")
+
+# ---------------------------------------------------------------- settings
+# Splits. SFT: 999 usable rows, the last 100 held out. Preference: 2,299 usable pairs; the first
+# 400 train and the last 200 are held out (as the issue proposes: enough pairs for an accuracy
+# within about +-0.07 at 95%, and a reward/DPO epoch that fits its time target on a 2-core CPU).
+SFT_HELD = 100
+PREF_TRAIN, PREF_HELD = 400, 200
+# The PPO/GRPO held-out prompts: the first 100 held-out pairs' prompts (greedy generation of
+# two variants on 200 prompts would take most of an hour on a small CPU).
+ONLINE_PROMPTS = 100
+MAX_NEW_TOKENS = 48  # the online stages' default; the evaluation answers are as long as training's
+
+# Per method: the workbench defaults (batch 4, max_length 512, the stage's default learning rate,
+# LoRA r 16, one epoch over the training split), with two deviations, both for time, neither from
+# held-out results:
+# - SFT: 60 steps (240 of the 899 training rows), not one epoch (225 steps): the target is within
+#   10 minutes, and the README's ~150 trained tokens/s at ~250 tokens a row gives ~7-10 s a step;
+# - GRPO: 100 steps (100 prompts x 4 answers), not one epoch (400 steps, hours on a 2-core CPU).
+# Reward (100 steps), DPO (100 steps) and PPO (25 rollouts of 16 prompts) run their default epoch.
+# Not tuned yet: a later session tunes these on the training split only.
+SETTINGS = {
+    "sft": {"max_steps": 60},
+    "reward": {},
+    "dpo": {},
+    "ppo": {},
+    "grpo": {"max_steps": 100},
+}
+# --quick: every row end to end in a few minutes; the numbers are not claims.
+QUICK = {"sft_train": 8, "sft_held": 4, "pref_train": 8, "pref_held": 4, "online_prompts": 2,
+         "max_new_tokens": 8,
+         "settings": {"max_steps": 2, "max_length": 128, "save_steps": 10**6, "eval_steps": 10**6},
+         "online": {"max_steps": 2, "rollout_batch_size": 4, "batch_size": 4, "ppo_epochs": 1},
+         "grpo": {"max_steps": 2, "batch_size": 4, "num_generations": 2}}
+TARGETS = {"sft": ("loss down >= 15% in 10 min", 10), "reward": ("accuracy >= 0.65 in 30 min", 30),
+           "dpo": ("accuracy >= 0.62", None), "ppo": ("+0.5 std at KL < 10 nats", None),
+           "grpo": ("+0.5 std at KL < 10 nats", None)}
+
+
+# ---------------------------------------------------------------- helpers
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    """Canonical rows (without the source line marker) as JSON lines, a format every stage reads."""
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps({k: v for k, v in row.items() if k != "_line"}) + "\n")
+    return path
+
+
+def train_run(stage: str, name: str, **settings) -> tuple[object, float]:
+    """Train `stage` to its end through the engine; (the run, minutes it took)."""
+    from workbench.train import train
+    start = time.perf_counter()
+    run = train(stage, name=name, model=MODEL, wait=True, **settings)
+    status = run.status()
+    if status["state"] != "completed":
+        raise RuntimeError(f"{stage} run {name} ended {status['state']}: {status.get('error')}")
+    return run, (time.perf_counter() - start) / 60
+
+
+def last_metric(run, key: str):
+    values = [row[key] for row in run.metrics() if row.get(key) is not None]
+    return values[-1] if values else None
+
+
+def pair_accuracy(scorer, pairs: list[dict]) -> float:
+    """Share of pairs whose chosen answer the reward model scores above the rejected (a tie half)."""
+    chosen = scorer.score_many([(p["prompt"], p["chosen"]) for p in pairs])
+    rejected = scorer.score_many([(p["prompt"], p["rejected"]) for p in pairs])
+    return sum((c > r) + (c == r) / 2 for c, r in zip(chosen, rejected)) / len(pairs)
+
+
+def untrained_scorer(precision: str):
+    """A RewardScorer over the base with a fresh score head (torch seed 0): the reward model
+    before training, which the reward stage starts from."""
+    import torch
+    from workbench.evaluate.score import RewardScorer
+    from workbench.models import detect_hardware, load_reward_model, load_tokenizer
+    torch.manual_seed(0)
+    scorer = RewardScorer.__new__(RewardScorer)
+    scorer.name, scorer.base, scorer._torch = "untrained head", MODEL, torch
+    scorer.tokenizer = load_tokenizer(MODEL)
+    scorer.hardware = detect_hardware(precision)
+    scorer.model = load_reward_model(MODEL, for_training=False, hardware=scorer.hardware).eval()
+    scorer.device = next(scorer.model.parameters()).device
+    return scorer
+
+
+def cpu_kind() -> str:
+    try:
+        flags = set(Path("/proc/cpuinfo").read_text().split())
+    except OSError:
+        flags = set()
+    native = [f for f in ("amx_bf16", "avx512_bf16") if f in flags]
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, " + (
+        "+".join(native) if native else "no native bf16")
+
+
+# ---------------------------------------------------------------- main
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny budgets: checks the script, not a claim")
+    parser.add_argument("--only", default=",".join(ROWS), help=f"comma-separated rows: {','.join(ROWS)}")
+    args = parser.parse_args(argv)
+    quick = args.quick or os.environ.get("BENCH_QUICK") == "1"
+    only = [r for r in args.only.split(",") if r]
+    unknown = [r for r in only if r not in ROWS]
+    if unknown:
+        parser.error(f"unknown rows {unknown}; rows: {','.join(ROWS)}")
+    if not SHARED.is_dir():
+        print(f"bench-learning: {SHARED} is absent: this benchmark trains on data written by others, read "
+              "from ../shared/data/ beside the project (llama-factory/alpaca_en_demo.json, "
+              "anthropic-hh-rlhf/harmless-base-test.jsonl.gz).", file=sys.stderr)
+        return 2
+    for path in (SFT_FILE, PREF_FILE):
+        if not path.is_file():
+            print(f"bench-learning: {path} is missing from {SHARED}.", file=sys.stderr)
+            return 2
+
+    from workbench.models import detect_hardware, prepare_default_model
+    model_dir = prepare_default_model()
+    precision = detect_hardware().precision
+    date = time.strftime("%Y-%m-%d %H:%M")
+    with tempfile.TemporaryDirectory(prefix="bench-learning-") as tmp:
+        home = Path(tmp)
+        (home / "models").symlink_to(model_dir.parent, target_is_directory=True)
+        os.environ["WORKBENCH_HOME"] = str(home)
+        rows = measure(home, only, quick, precision)
+
+    table = render(rows, date=date, cpu=cpu_kind(), precision=precision, quick=quick)
+    print("\n" + table)
+    out = ROOT / "bench" / "results" / f"learning-{time.strftime('%Y-%m-%d-%H%M')}{'-quick' if quick else ''}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(table + "\n")
+    print(f"\nwritten: {out}")
+    # A quick run's figures come from 2 steps on a handful of rows: nothing is judged met there.
+    summary = {r["method"]: {**{k: r[k] for k in ("before", "after", "minutes")}, "met": None if quick else r["met"]}
+               for r in rows}
+    print("LEARNING_SUMMARY " + json.dumps({"quick": quick, "date": date, "rows": summary}))
+    return 0
+
+
+def measure(home: Path, only: list[str], quick: bool, precision: str) -> list[dict]:
+    from workbench.data import load_rows
+    from workbench.evaluate import evaluate_models
+
+    sft_rows = load_rows(SFT_FILE, task="sft")
+    pairs = load_rows(PREF_FILE, task="preference")
+    if quick:
+        sft_train, sft_held = sft_rows[:QUICK["sft_train"]], sft_rows[-QUICK["sft_held"]:]
+        pref_train, pref_held = pairs[:QUICK["pref_train"]], pairs[-QUICK["pref_held"]:]
+        n_prompts, new_tokens = QUICK["online_prompts"], QUICK["max_new_tokens"]
+    else:
+        sft_train, sft_held = sft_rows[:-SFT_HELD], sft_rows[-SFT_HELD:]
+        pref_train, pref_held = pairs[:PREF_TRAIN], pairs[-PREF_HELD:]
+        n_prompts, new_tokens = ONLINE_PROMPTS, MAX_NEW_TOKENS
+    assert len(sft_train) + len(sft_held) <= len(sft_rows) and len(pref_train) + len(pref_held) <= len(pairs)
+    files = home / "splits"
+    files.mkdir()
+    sft_file = write_jsonl(files / "sft-train.jsonl", sft_train)
+    pref_file = write_jsonl(files / "preference-train.jsonl", pref_train)
+    held_prompts = [{"prompt": p["prompt"]} for p in pref_held][:n_prompts]
+    held_prompts_file = write_jsonl(files / "prompts-held.jsonl", held_prompts)
+
+    def settings(method: str) -> dict:
+        values = dict(SETTINGS[method])
+        if quick:
+            values.update(QUICK["settings"])
+            if method == "ppo":
+                values.update(QUICK["online"])
+            if method == "grpo":
+                values.update(QUICK["grpo"])
+            if method in ("ppo", "grpo"):
+                values["max_new_tokens"] = new_tokens
+        # The held-out rows are never in the training files; no second split of the training rows
+        # either, so every training row trains (the stages' own validation is off).
+        if method not in ("ppo",):
+            values.setdefault("val_fraction", 0.0)
+        return values
+
+    done: dict[str, tuple] = {}
+
+    def prerequisite(method: str):
+        """The SFT or reward run later rows start from, trained once (and reported if asked for)."""
+        if method not in done:
+            data = sft_file if method == "sft" else pref_file
+            print(f"training {method} ...", flush=True)
+            done[method] = train_run(method, f"learn-{method}", data=str(data), **settings(method))
+        return done[method]
+
+    results = []
+    for method in ROWS:
+        if method not in only:
+            continue
+        print(f"== {method}", flush=True)
+        if method == "sft":
+            run, minutes = prerequisite("sft")
+            start = time.perf_counter()
+            record = evaluate_models(["base", run.name], sft_data=sft_held, max_rows=None, save=False)
+            before, after = (record["models"][m]["loss"] for m in ("base", run.name))
+            met = after <= 0.85 * before and minutes <= TARGETS["sft"][1]
+            row = dict(data=f"alpaca_en_demo, last {len(sft_held)} held out", train=len(sft_train),
+                       held=len(sft_held), metric="loss/trained token", before=before, after=after,
+                       met=met, extra=f"{(after - before) / before:+.1%}")
+        elif method == "reward":
+            start = time.perf_counter()
+            head = untrained_scorer(precision)
+            before = pair_accuracy(head, pref_held)
+            del head
+            before_seconds = time.perf_counter() - start
+            run, minutes = prerequisite("reward")
+            from workbench.evaluate.score import RewardScorer
+            start = time.perf_counter() - before_seconds
+            after = pair_accuracy(RewardScorer(run.name), pref_held)
+            met = after >= 0.65 and minutes <= TARGETS["reward"][1]
+            row = dict(data=f"hh-rlhf harmless-base, first {len(pref_train)} / last {len(pref_held)}",
+                       train=len(pref_train), held=len(pref_held), metric="pair accuracy (RM score)",
+                       before=before, after=after, met=met, extra="before: untrained head, seed 0")
+        elif method == "dpo":
+            sft_run, _ = prerequisite("sft")
+            run, minutes = train_run("dpo", "learn-dpo", data=str(pref_file), from_run=sft_run.name,
+                                     **settings("dpo"))
+            start = time.perf_counter()
+            record = evaluate_models([sft_run.name, run.name], preference_data=pref_held, max_rows=None,
+                                     save=False)
+            before, after = (record["models"][m]["preference_accuracy"] for m in (sft_run.name, run.name))
+            per_token = record["models"][run.name]["preference_accuracy_per_token"]
+            met = after >= 0.62
+            row = dict(data=f"hh-rlhf harmless-base, first {len(pref_train)} / last {len(pref_held)}",
+                       train=len(pref_train), held=len(pref_held), metric="pref. accuracy (sum log p)",
+                       before=before, after=after, met=met, extra=f"after, per token: {per_token:.3f}")
+        else:  # ppo, grpo
+            sft_run, _ = prerequisite("sft")
+            reward_run, _ = prerequisite("reward")
+            extra = {"eval_data": str(held_prompts_file)} if method == "ppo" else {}
+            run, minutes = train_run(method, f"learn-{method}", prompts=str(pref_file), from_run=sft_run.name,
+                                     reward_model=reward_run.name, **extra, **settings(method))
+            start = time.perf_counter()
+            record = evaluate_models([sft_run.name, run.name], prompts=held_prompts, reward_model=reward_run.name,
+                                     max_rows=None, max_new_tokens=new_tokens, save=False)
+            scores_before, scores_after = (record["scores"][m] for m in (sft_run.name, run.name))
+            std = statistics.pstdev(scores_before) or 1.0
+            before_mean, after_mean = statistics.fmean(scores_before), statistics.fmean(scores_after)
+            gain = (after_mean - before_mean) / std
+            kl_key = "eval_kl" if method == "ppo" else "kl"
+            kl = last_metric(run, kl_key)
+            kl_note = "eval_kl, held-out prompts, nats/answer" if method == "ppo" else "TRL kl, training batches"
+            met = gain >= 0.5 and kl is not None and kl < 10
+            row = dict(data=f"hh-rlhf prompts, first {len(pref_train)} / {len(held_prompts)} held out",
+                       train=len(pref_train), held=len(held_prompts), metric="RM score, in before-std",
+                       before=0.0, after=gain, met=met,
+                       extra=f"mean {before_mean:.3f} -> {after_mean:.3f}, std {std:.3f}; KL {kl if kl is None else round(kl, 3)} ({kl_note})")
+        eval_minutes = (time.perf_counter() - start) / 60
+        row.update(method=method, target=TARGETS[method][0], minutes=round(minutes, 2),
+                   eval_minutes=round(eval_minutes, 2))
+        print(json.dumps(row), flush=True)
+        results.append(row)
+    return results
+
+
+def render(rows: list[dict], *, date: str, cpu: str, precision: str, quick: bool) -> str:
+    title = "# Learning on real data" + (" — QUICK (tiny budgets: these numbers are NOT claims)" if quick else "")
+    lines = [title, "", f"- date: {date}", f"- CPU: {cpu}", f"- precision: {precision}", f"- model: {MODEL}",
+             "- held-out splits: SFT the last rows of alpaca_en_demo; preference the first pairs train, "
+             "the last pairs held out (disjoint); see bench/learning.py",
+             "- train min: the training job's wall time; eval min: before and after on the held-out rows", "",
+             "| method | data | train | held out | metric | before | after | target | met | train min | eval min "
+             "| precision | note |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['method']}{' (QUICK)' if quick else ''} | {r['data']} | {r['train']} | {r['held']} | "
+                     f"{r['metric']} | {r['before']:.3f} | {r['after']:.3f} | {r['target']} | "
+                     f"{'not judged' if quick else 'yes' if r['met'] else 'no'} | {r['minutes']:.1f} | {r['eval_minutes']:.1f} | "
+                     f"{precision} | {r['extra']} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
