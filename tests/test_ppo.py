@@ -41,12 +41,12 @@ def one_thread():
 
 def run_here(config) -> Run:
     """What `workbench train` does, minus the job process: check, save the config, train."""
-    from workbench.train.stages import stage_module
+    from workbench.train.stages import train_stage
     prepare_config(config)
     run = new_run_folder(config.stage, config.name)
     config.name = run.name
     config.save(run.config_path)
-    stage_module(config.stage).train(config, run)
+    train_stage(config, run)
     return run
 
 

@@ -24,3 +24,12 @@ def stage_module(stage: str):
 
 def check_inputs(config) -> None:
     stage_module(config.stage).check_inputs(config)
+
+
+def train_stage(config, run, resume_from=None) -> None:
+    """Train `config`'s stage into `run`, every random number drawn from `config.seed` on: the new
+    layers a model is loaded with (a reward model's score head, LoRA's A matrices) are drawn
+    before TRL's trainer seeds itself, and would otherwise depend on what ran before them."""
+    from transformers import set_seed
+    set_seed(config.seed)
+    stage_module(config.stage).train(config, run, resume_from=resume_from)

@@ -35,12 +35,12 @@ def is_main_process() -> bool:
 
 def run_job(run_dir: str | Path, resume: bool = False) -> int:
     from workbench.train.jobs import load_config
-    from workbench.train.stages import stage_module
+    from workbench.train.stages import train_stage
 
     run = Run(Path(run_dir))
     if not is_main_process():
         config = load_config(run)
-        stage_module(config.stage).train(config, run, resume_from=run.last_checkpoint() if resume else None)
+        train_stage(config, run, resume_from=run.last_checkpoint() if resume else None)
         return 0
     # A polite kill (closing the app, `kill PID`) becomes a stop: checkpoint, then exit.
     signal.signal(signal.SIGTERM, lambda *_: run.stop_path.touch())
@@ -51,7 +51,7 @@ def run_job(run_dir: str | Path, resume: bool = False) -> int:
         resume_from = run.last_checkpoint() if resume else None
         if resume:
             print(f"resuming from {resume_from or 'the start (no checkpoint was saved)'}", flush=True)
-        stage_module(config.stage).train(config, run, resume_from=resume_from)
+        train_stage(config, run, resume_from=resume_from)
     except BaseException as error:  # noqa: BLE001  (every ending must be recorded)
         traceback.print_exc()
         state = "stopped" if isinstance(error, KeyboardInterrupt) else "failed"
