@@ -8,7 +8,7 @@ import os
 
 import pytest
 import torch
-from test_ppo import adapter_run, leaky_model, run_here
+from test_ppo import adapter_run, leaky_model, record_logits_processors, run_here
 
 from workbench.errors import ConfigError, DataError
 from workbench.rl.rewards import (answer_number, check_reward, exact_match, final_answer, normalise_answer,
@@ -158,16 +158,8 @@ def test_grpo_samples_without_the_models_generation_settings(fresh_home, tmp_pat
     """As RLOO (test_ppo): TRL's GenerationConfig leaves fields unset that transformers would fill
     from the model's generation_config.json; none of its processors may run. One base: a fresh LoRA
     whose reference is the base with the adapter off, no second model."""
-    from transformers.generation.utils import GenerationMixin
     trainers = recording_trainers(monkeypatch)
-    processors = []
-    build = GenerationMixin._get_logits_processor
-
-    def recording(self, *args, **kwargs):
-        processors.append(build(self, *args, **kwargs))
-        return processors[-1]
-
-    monkeypatch.setattr(GenerationMixin, "_get_logits_processor", recording)
+    processors = record_logits_processors(monkeypatch)
     folder = str(leaky_model(tmp_path / "leaky"))
     run = run_here(GRPORunConfig(**{**SMALL, "model": folder, "max_steps": 1}, reward_rule="length",
                                  temperature=1.0))

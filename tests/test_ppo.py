@@ -257,9 +257,9 @@ def test_answers_are_scored_under_the_distribution_they_were_sampled_from(fresh_
     assert torch.equal(drawn_from[mask], logits[mask])
 
 
-def test_rloo_samples_without_the_models_generation_settings(fresh_home, tmp_path, monkeypatch):
-    """TRL's RLOOTrainer builds its own GenerationConfig, but transformers fills its unset fields
-    (min_p, no_repeat_ngram_size, suppress_tokens, ...) from the model's generation_config.json."""
+def record_logits_processors(monkeypatch) -> list:
+    """The logits-processor lists transformers builds from now on, one per generate call: each
+    must be empty when nothing but the temperature shapes sampling."""
     from transformers.generation.utils import GenerationMixin
     processors = []
     build = GenerationMixin._get_logits_processor
@@ -269,6 +269,13 @@ def test_rloo_samples_without_the_models_generation_settings(fresh_home, tmp_pat
         return processors[-1]
 
     monkeypatch.setattr(GenerationMixin, "_get_logits_processor", recording)
+    return processors
+
+
+def test_rloo_samples_without_the_models_generation_settings(fresh_home, tmp_path, monkeypatch):
+    """TRL's RLOOTrainer builds its own GenerationConfig, but transformers fills its unset fields
+    (min_p, no_repeat_ngram_size, suppress_tokens, ...) from the model's generation_config.json."""
+    processors = record_logits_processors(monkeypatch)
     folder = str(leaky_model(tmp_path / "leaky"))
     run = run_here(RLOORunConfig(model=folder, prompts=PROMPTS, reward_rule="length", max_steps=1,
                                  batch_size=4, num_generations=2, max_new_tokens=4, max_length=96,
