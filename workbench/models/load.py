@@ -9,7 +9,6 @@ never reads pickled (.bin) weights.
 from __future__ import annotations
 
 import json
-import math
 import os
 import struct
 from dataclasses import dataclass
@@ -344,10 +343,17 @@ def _weight_shapes(folder: Path) -> list[tuple[str, list[int]]] | None:
     return weights
 
 
+def _size(shape: list[int]) -> int:
+    count = 1
+    for dim in shape:
+        count *= dim
+    return count
+
+
 def count_parameters(folder: Path) -> int | None:
     """Number of weights in a folder's *.safetensors files (from their headers)."""
     weights = _weight_shapes(folder)
-    return None if weights is None else sum(math.prod(shape) for _, shape in weights)
+    return None if weights is None else sum(_size(shape) for _, shape in weights)
 
 
 # safetensors' names of floating dtypes -> torch's
@@ -361,7 +367,7 @@ def stored_dtype(folder: Path) -> str | None:
     for dtype, shape in _weight_shapes(Path(folder)) or []:
         if dtype in _SAFETENSORS_DTYPES:
             name = _SAFETENSORS_DTYPES[dtype]
-            counts[name] = counts.get(name, 0) + math.prod(shape)
+            counts[name] = counts.get(name, 0) + _size(shape)
     return max(counts, key=counts.get) if counts else None
 
 

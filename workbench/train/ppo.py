@@ -140,14 +140,10 @@ class Actors:
     value_head: object          # torch.nn.Linear(hidden, 1)
     reference: str | None       # adapter giving the reference log-probs; None = the base alone
     score: Callable             # (query, query_mask, responses, mask) -> (B,) scores
+    trainable: list             # parameters the optimizer updates, in a fixed order
     policy_params: list         # the policy adapter's: its gradient norm is clipped on its own,
     value_params: list          # apart from the value adapter's and head's
     second_copy: bool = False   # the reward model is a second base in memory
-
-    @property
-    def trainable(self) -> list:
-        """The parameters the optimizer updates, in a fixed order."""
-        return self.policy_params + self.value_params
 
 
 def keep_trainable(model) -> None:
@@ -269,6 +265,7 @@ def load_actors(config: PPORunConfig, base: str, sft_adapter: Path | None, hardw
     policy = [p for n, p in model.named_parameters() if "lora_" in n and ".default." in n]
     value = [p for n, p in model.named_parameters() if "lora_" in n and ".value." in n]
     return Actors(model=model, value_head=value_head, reference=reference, score=score,
+                  trainable=policy + value + list(value_head.parameters()),
                   policy_params=policy, value_params=value + list(value_head.parameters()),
                   second_copy=second_copy)
 
