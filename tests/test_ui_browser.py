@@ -178,7 +178,9 @@ def test_3_train_and_watch_the_plot_gain_points(page):
     fill(page, "train-name", RUN)
     page.get_by_text("More settings").click()
     fill(page, "train-eval_steps", "50")
-    page.wait_for_function(f"document.querySelector('#train-command').innerText.includes('--max-steps {STEPS}')")
+    wanted = [f"--max-steps {STEPS}", "--learning-rate 0.001", "--eval-steps 50"]
+    page.wait_for_function("wanted => wanted.every(w => document.querySelector('#train-command').innerText"
+                           ".includes(w))", arg=wanted)
     command = text(page, "train-command")
     assert "workbench train sft" in command and "--model tiny" in command and f"--name {RUN}" in command
     assert "--learning-rate 0.001" in command and "--eval-steps 50" in command

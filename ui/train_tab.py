@@ -350,9 +350,11 @@ def build(ctx: dict) -> gr.Tab:
 
     stage.input(on_stage, [stage, stage_state, *components],
                 [stage_doc, stage_state, command, *columns, *components], api_visibility="private")
-    for component in components:
-        component.change(lambda s, *args: command_text(s, values_of(args)), [stage, *components], command,
-                         api_visibility="private", show_progress="hidden")
+    # One event for every field, run one at a time and always on the newest values: a listener per field
+    # ran concurrently, so an older preview could land after a newer one and show a stale command.
+    gr.on([c.change for c in components], lambda s, *args: command_text(s, values_of(args)),
+          [stage, *components], command, api_visibility="private", show_progress="hidden",
+          trigger_mode="always_last", concurrency_limit=1, concurrency_id="train-command")
 
     @guarded
     def start_run(stage_name, *args):
