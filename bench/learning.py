@@ -117,7 +117,7 @@ def untrained_scorer(precision: str):
     """A RewardScorer over the base with a fresh score head (torch seed 0): the reward model
     before training, which the reward stage starts from."""
     import torch
-    from workbench.evaluate.score import RewardScorer
+    from workbench.models.score import RewardScorer
     from workbench.models import detect_hardware, load_reward_model, load_tokenizer
     torch.manual_seed(0)
     scorer = RewardScorer.__new__(RewardScorer)
@@ -253,7 +253,7 @@ def measure(home: Path, only: list[str], quick: bool, precision: str) -> list[di
             del head
             before_seconds = time.perf_counter() - start
             run, minutes = prerequisite("reward")
-            from workbench.evaluate.score import RewardScorer
+            from workbench.models.score import RewardScorer
             start = time.perf_counter() - before_seconds
             after = pair_accuracy(RewardScorer(run.name), pref_held)
             met = after >= 0.65 and minutes <= TARGETS["reward"][1]

@@ -82,8 +82,8 @@ def reuse(name: str):
     A run still training is waited for; a stopped one is resumed to its end.
     """
     from workbench.errors import RunError
+    from workbench.runs import ACTIVE_STATES, delete_run, get_run
     from workbench.train import jobs
-    from workbench.train.runfolder import ACTIVE_STATES, delete_run, get_run
     try:
         run = get_run(name)
     except RunError:

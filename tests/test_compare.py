@@ -105,7 +105,7 @@ def test_compare_and_scores_in_each_precision(runs, precision):
 
     from workbench.evaluate import Comparer
     from workbench.evaluate.evaluate import evaluate_models
-    from workbench.evaluate.score import RewardScorer
+    from workbench.models.score import RewardScorer
     comparer = Comparer(["base", runs["sft"]], reward_model=runs["reward"])
     assert comparer.hardware.precision == comparer.scorer.hardware.precision == precision
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
@@ -204,7 +204,7 @@ def test_cli_compare_streams_text(runs, capsys):
 
 
 def test_cli_score_prints_the_reward(runs, capsys):
-    from workbench.evaluate.score import RewardScorer
+    from workbench.models.score import RewardScorer
     code, out, err = run_cli(capsys, "score", "--reward-model", runs["reward"], "--prompt", "Hi",
                              "--response", "Hello! How can I help?")
     assert code == 0, err
@@ -214,7 +214,7 @@ def test_cli_score_prints_the_reward(runs, capsys):
 
 def unfinished_run(runs) -> str:
     """A run folder that stopped before writing its adapter."""
-    from workbench.train.runfolder import get_run, runs_root
+    from workbench.runs import get_run, runs_root
     folder = runs_root() / "cmp-unfinished"
     if not folder.exists():
         folder.mkdir()

@@ -106,7 +106,7 @@ def test_preference_accuracy_flips_when_chosen_and_rejected_swap(comparer, runs)
 def test_evaluate_models_reports_saves_and_lists(runs, comparer):
     from workbench.evaluate import evaluate_models, list_evals
     from workbench.evaluate.evaluate import evals_dir
-    from workbench.train.runfolder import get_run
+    from workbench.runs import get_run
     models = ["base", runs["sft"], runs["dpo"]]
     result = evaluate_models(models, sft_data=SFT_EVAL, preference_data=PREFERENCE_EVAL, prompts=PROMPTS,
                              reward_model=runs["reward"], max_rows=3, max_new_tokens=5, comparer=comparer)

@@ -113,7 +113,7 @@ def test_reward_run_exports_as_a_sequence_classifier(runs, tmp_path, precision):
     from transformers import AutoModelForSequenceClassification
 
     from workbench.evaluate import export_run
-    from workbench.evaluate.score import RewardScorer
+    from workbench.models.score import RewardScorer
     out = Path(export_run(runs["reward"], tmp_path / "rm", merge=True)["path"])
     assert no_pickles(out)
     model = AutoModelForSequenceClassification.from_pretrained(out).eval()
@@ -152,5 +152,5 @@ def test_unfinished_and_unknown_runs_are_refused(runs, tmp_path):
         export_run("no-such-run", tmp_path / "y")
     assert not (tmp_path / "x").exists()
     with pytest.raises(WorkbenchError, match="holds"):  # --force never deletes the folder it reads from
-        from workbench.train.runfolder import get_run
+        from workbench.runs import get_run
         export_run(runs["sft"], get_run(runs["sft"]).path, force=True)

@@ -315,7 +315,7 @@ def test_a_session_takes_thumbs_and_undoes_them(fresh_home):
 def test_kto_trains_from_a_feedback_file(fresh_home, capsys):
     from workbench.cli import main
     from workbench.models import build_tiny_model
-    from workbench.train.runfolder import get_run
+    from workbench.runs import get_run
     build_tiny_model()
     for i in range(3):
         shown = pair(prompt=f"Question {i}?", a=f"A clear answer {i}.", b="No.")

@@ -13,9 +13,9 @@ from test_ppo import adapter_run, leaky_model, record_logits_processors, run_her
 from workbench.errors import ConfigError, DataError
 from workbench.rl.rewards import (answer_number, check_reward, exact_match, final_answer, normalise_answer,
                                   regex_match)
+from workbench.runs import new_run_folder, runs_root
 from workbench.train.config import GRPORunConfig
 from workbench.train.jobs import prepare_config
-from workbench.train.runfolder import new_run_folder, runs_root
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROMPTS = os.path.join(ROOT, "sample_data", "prompts.jsonl")
@@ -221,7 +221,7 @@ def test_grpo_from_an_sft_run_with_a_reward_run(fresh_home, monkeypatch):
     assert rows[0]["kl"] == pytest.approx(0.0, abs=1e-6)
     assert rows[0]["reward/mean"] != 0 and all(math.isfinite(row["kl"]) for row in rows)
     # the samples' scores are the reward model's: the same answers score the same again
-    from workbench.evaluate.score import RewardScorer
+    from workbench.models.score import RewardScorer
     samples = run.samples()
     scorer = RewardScorer(reward.name, precision=run.config()["precision"])
     again = scorer.score_many([([{"role": "user", "content": s["prompt"]}], s["response"]) for s in samples])

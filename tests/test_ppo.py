@@ -19,9 +19,9 @@ import torch
 from conftest import assert_close
 
 from workbench.errors import ConfigError, DataError, RunError
+from workbench.runs import Run, new_run_folder, runs_root
 from workbench.train.config import PPORunConfig, RLOORunConfig
 from workbench.train.jobs import prepare_config
-from workbench.train.runfolder import Run, new_run_folder, runs_root
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROMPTS = os.path.join(ROOT, "sample_data", "prompts.jsonl")
@@ -134,7 +134,7 @@ def test_ppo_raises_held_out_reward_on_tiny_model(fresh_home, precision):
 # ------------------------------------------------------------------------------------ one base
 
 def test_reward_and_reference_adapters_on_one_base(fresh_home, precision):
-    from workbench.evaluate.score import RewardScorer
+    from workbench.models.score import RewardScorer
     from workbench.models import detect_hardware, load_tokenizer
     from workbench.train import ppo
     sft, reward = adapter_run("sft-x", "sft", seed=1), adapter_run("rm-x", "reward", seed=2)
@@ -379,7 +379,7 @@ def test_bad_input_is_refused_before_a_job_starts(fresh_home, tmp_path, capsys):
     with pytest.raises(RunError, match="no run named 'nope'"):
         check(reward_model="nope")
     sft = adapter_run("sft-b", "sft")
-    with pytest.raises(ConfigError, match="is a sft run, not a reward model"):
+    with pytest.raises(ConfigError, match="is a sft run, not a reward-model run"):
         check(reward_model=sft.name)
     with pytest.raises(ConfigError, match="unknown reward rule 'loud'"):
         check(reward_rule="loud")

@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from workbench.errors import ConfigError, DataError, RunError
+from workbench.runs import get_run
 from workbench.train import jobs, train
-from workbench.train.runfolder import get_run
 
 from ui_support import wait_until
 

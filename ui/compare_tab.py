@@ -13,7 +13,7 @@ import threading
 import gradio as gr
 import pandas as pd
 
-from workbench.train.runfolder import run_names
+from workbench.runs import run_names
 from ui.common import data_path, esc, guarded, model_names, sample_files
 
 COLUMNS = 3

@@ -15,7 +15,7 @@ import uuid
 
 import gradio as gr
 
-from workbench.train.runfolder import run_names
+from workbench.runs import run_names
 from ui.common import data_path, esc, guarded, notice, sample_file, sample_files
 from ui.compare_tab import comparer_for, model_choices
 

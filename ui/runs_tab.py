@@ -1,5 +1,5 @@
 """The Runs tab: every run folder in a table; open one for its curves, config and samples; export
-or delete it (deleting asks for confirmation). Reads runs through `workbench.train.runfolder`."""
+or delete it (deleting asks for confirmation). Reads runs through `workbench.runs`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import yaml
 
 from workbench import charts
-from workbench.train.runfolder import run_names
+from workbench.runs import run_names
 from ui.common import esc, guarded, notice
 from ui.runview import samples_table, status_text
 
@@ -20,7 +20,7 @@ BASE_COLUMNS = ["name", "stage", "state", "step", "base", "method"]
 
 def runs_table() -> pd.DataFrame:
     """One row per run, newest first: state, stage, base (model or starting run), latest metrics."""
-    from workbench.train.runfolder import list_runs
+    from workbench.runs import list_runs
     summaries = [run.summary() for run in list_runs()]
     metrics = [k for k in KEY_METRICS if any(k in s["last_metrics"] for s in summaries)]
     rows = []
@@ -37,7 +37,7 @@ def runs_table() -> pd.DataFrame:
 @guarded
 def open_run(name: str):
     """(status, loss figure, stage figure, config YAML, samples, export folder) of one run."""
-    from workbench.train.runfolder import get_run
+    from workbench.runs import get_run
     if not name:
         return ("Pick a run from the table.", None, None, "", gr.update(visible=False), "")
     run = get_run(name)
@@ -76,7 +76,7 @@ def ask_delete(name: str):
 
 @guarded
 def confirm_delete(name: str):
-    from workbench.train.runfolder import delete_run
+    from workbench.runs import delete_run
     delete_run(name)
     names = run_names()
     return (gr.update(visible=False), notice(f"Deleted run {esc(name)}.", "ok"), runs_table(),

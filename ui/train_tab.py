@@ -14,7 +14,7 @@ from dataclasses import fields
 import gradio as gr
 
 from workbench import charts
-from workbench.train.runfolder import run_names
+from workbench.runs import run_names
 from ui.common import esc, guarded, model_names, notice, readable
 from ui.runview import progress_html, samples_table, status_text
 
@@ -183,7 +183,7 @@ def command_text(stage: str, values: dict) -> str:
 
 def run_view(name: str, overlay: list[str] | None):
     """Everything the page shows about a run: (progress, loss figure, stage figure, samples, status)."""
-    from workbench.train.runfolder import get_run
+    from workbench.runs import get_run
     run = get_run(name)
     status, metrics = run.status(), run.metrics()
     series = {run.name: metrics}
@@ -198,7 +198,7 @@ def run_view(name: str, overlay: list[str] | None):
 
 def signature(name: str, overlay) -> tuple:
     """Changes whenever what `run_view` would draw changes; polling redraws only then."""
-    from workbench.train.runfolder import get_run
+    from workbench.runs import get_run
     run = get_run(name)
     status = run.status()
     sizes = tuple(p.stat().st_size if p.exists() else 0 for p in (run.metrics_path, run.samples_path))
@@ -384,8 +384,8 @@ def build(ctx: dict) -> gr.Tab:
 
     @guarded
     def load_settings(name):
+        from workbench.runs import get_run
         from workbench.train import jobs
-        from workbench.train.runfolder import get_run
         if not name:
             raise gr.Error("Choose a run whose settings to load.")
         config = jobs.load_config(get_run(name))

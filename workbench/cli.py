@@ -234,7 +234,7 @@ def _print_run(summary: dict) -> None:
 
 
 def cmd_runs_list(args) -> int:
-    from workbench.train.runfolder import list_runs
+    from workbench.runs import list_runs
     summaries = [run.summary() for run in list_runs()]
     if args.json:
         _print_json(summaries)
@@ -249,7 +249,7 @@ def cmd_runs_list(args) -> int:
 
 
 def cmd_runs_show(args) -> int:
-    from workbench.train.runfolder import get_run
+    from workbench.runs import get_run
     run = get_run(args.run)
     summary = run.summary()
     if args.json:
@@ -271,8 +271,8 @@ def cmd_runs_show(args) -> int:
 
 
 def cmd_runs_stop(args) -> int:
+    from workbench.runs import get_run
     from workbench.train import jobs
-    from workbench.train.runfolder import get_run
     jobs.stop(args.run)
     print(f"stop requested: {args.run} saves a checkpoint after its current step")
     if args.wait:
@@ -291,7 +291,7 @@ def cmd_runs_resume(args) -> int:
 
 
 def cmd_runs_delete(args) -> int:
-    from workbench.train.runfolder import delete_run
+    from workbench.runs import delete_run
     if not args.yes:
         raise WorkbenchError(f"deleting run '{args.run}' removes its checkpoints and metrics for good",
                              hint="Add --yes to confirm.")
@@ -331,7 +331,7 @@ def cmd_compare(args) -> int:
 
 def cmd_score(args) -> int:
     from workbench.evaluate import as_messages
-    from workbench.evaluate.score import RewardScorer
+    from workbench.models.score import RewardScorer
     score = RewardScorer(args.reward_model, precision=args.precision).score(as_messages(args.prompt, system=args.system),
                                                   args.response)
     if args.json:

@@ -166,7 +166,7 @@ def check_sampling(models: list[str], temperature: float) -> None:
 
 def _append(path: Path, record: dict) -> None:
     """Append one judgement, on disk before this returns: the file is the user's dataset."""
-    from workbench.train.runfolder import append_jsonl
+    from workbench.io import append_jsonl
     append_jsonl(path, record, fsync=True)
 
 
@@ -246,7 +246,7 @@ def undo(name, judgement_id: str, *, rater: str | None = None) -> dict:
 
 
 def _lines(path: Path) -> list[tuple[int, dict]]:
-    from workbench.train.runfolder import read_jsonl_tolerant
+    from workbench.io import read_jsonl_tolerant
     return [(n, row) for n, row in enumerate(read_jsonl_tolerant(path), start=1) if isinstance(row, dict)]
 
 
@@ -384,7 +384,7 @@ def agreement_with_reward_model(judgements: list[dict], reward_run: str | None =
     """
     rows = [row for row in judgements if not row.get("tie")]
     if scorer is None:
-        from workbench.evaluate.score import RewardScorer
+        from workbench.models.score import RewardScorer
         scorer = RewardScorer(reward_run)
     scores = scorer.score_many([(row["prompt"], text) for row in rows
                                 for text in (row.get("chosen_original", row["chosen"]), row["rejected"])])
@@ -409,9 +409,9 @@ def train_from_feedback(name, /, stage: str = "reward", *, wait: bool = False, *
     puts at the end), and its folder gets feedback.json: the file, its name, the judgement
     counts, and the byte length and SHA-256 of the file as read.
     """
+    from workbench.io import write_json_atomic
     from workbench.train import train
     from workbench.train.jobs import wait_for
-    from workbench.train.runfolder import write_json_atomic
     if stage not in STAGES:
         raise ConfigError(f"feedback trains a 'reward' model, 'dpo' or 'kto', not '{stage}'")
     path = resolve(name)
@@ -435,7 +435,7 @@ def train_from_feedback(name, /, stage: str = "reward", *, wait: bool = False, *
 
 def run_feedback(run) -> dict | None:
     """The feedback.json a run trained from feedback carries (a Run or a run name), else None."""
-    from workbench.train.runfolder import Run, get_run
+    from workbench.runs import Run, get_run
     run = run if isinstance(run, Run) else get_run(run)
     try:
         return json.loads((run.path / FEEDBACK_RECORD).read_text(encoding="utf-8"))

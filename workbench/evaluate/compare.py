@@ -177,7 +177,7 @@ class Comparer:
         self.reward_model = reward_model
         self.scorer = None
         if reward_model:
-            from workbench.evaluate.score import RewardScorer
+            from workbench.models.score import RewardScorer
             self.scorer = RewardScorer(reward_model, precision=self.hardware.precision)
         # Grouped by folder, so "tiny" and the path it resolves to are one base, loaded once.
         from workbench.models import resolve_model

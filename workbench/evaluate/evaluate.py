@@ -225,7 +225,7 @@ def evaluate_models(models, *, sft_data=None, preference_data=None, prompts=None
     comparer = comparer or Comparer(models, base=base, reward_model=reward_model, precision=precision)
     scorer = comparer.scorer
     if scorer is None and reward_model:
-        from workbench.evaluate.score import RewardScorer
+        from workbench.models.score import RewardScorer
         scorer = RewardScorer(reward_model, precision=comparer.hardware.precision)
     metrics = {label: {} for label in comparer.models}
     for label in comparer.models:
@@ -266,7 +266,7 @@ def _describe(source) -> str | None:
 
 
 def _run_names(labels: list[str]) -> list[str]:
-    from workbench.train.runfolder import runs_root
+    from workbench.runs import runs_root
     return [label for label in labels if (runs_root() / label / "config.yaml").exists()]
 
 
@@ -278,7 +278,8 @@ def evals_dir() -> Path:
 
 def save_eval(record: dict) -> dict:
     """Give `record` an id and write it to evals/<id>.json and to every involved run's evals/."""
-    from workbench.train.runfolder import get_run, write_json_atomic
+    from workbench.io import write_json_atomic
+    from workbench.runs import get_run
 
     folder = evals_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -305,7 +306,7 @@ def list_evals(run: str | None = None) -> list[dict]:
     if run is None:
         folder = evals_dir()
     else:
-        from workbench.train.runfolder import get_run
+        from workbench.runs import get_run
         folder = get_run(run).path / "evals"
     records = []
     for path in sorted(folder.glob("eval-*.json"), key=lambda p: p.stat().st_mtime, reverse=True):

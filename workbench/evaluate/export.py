@@ -24,6 +24,7 @@ from pathlib import Path
 
 from workbench import paths
 from workbench.errors import RunError, WorkbenchError
+from workbench.io import move_into_place
 
 MARKER = "workbench_export.json"
 _PICKLED = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
@@ -101,7 +102,7 @@ def export_run(run: str, out_dir, merge: bool = False, *, force: bool = False,
     without force, or a dtype asked for an export that is not merged.
     """
     from workbench.models.variants import model_ref
-    from workbench.train.runfolder import get_run
+    from workbench.runs import get_run
 
     source_run = get_run(run)
     state = source_run.status().get("state")
@@ -149,9 +150,7 @@ def export_run(run: str, out_dir, merge: bool = False, *, force: bool = False,
             "config": source_run.config(),
         }
         (tmp / MARKER).write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+        move_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     info.pop("config")

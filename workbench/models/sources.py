@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from workbench.errors import ModelError
+from workbench.io import move_into_place
 from workbench.paths import models_dir
 
 DEFAULT_MODEL = "smollm2-135m"
@@ -115,29 +116,10 @@ def _atomic_folder(target: Path) -> Iterator[Path]:
     tmp.mkdir()
     try:
         yield tmp
-        _move_into_place(tmp, target)
+        move_into_place(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def _move_into_place(tmp: Path, target: Path) -> None:
-    old = None
-    if target.exists():  # force=True, or a stale unmarked folder
-        old = target.parent / f".{target.name}.old-{os.getpid()}"
-        shutil.rmtree(old, ignore_errors=True)
-        os.rename(target, old)
-    try:
-        os.rename(tmp, target)
-    except OSError:
-        if not target.exists():
-            if old is not None:
-                os.rename(old, target)
-            raise
-        # Another process finished the same build first; its folder is as good as ours.
-        shutil.rmtree(tmp, ignore_errors=True)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _remove_stale_temps(target: Path) -> None:

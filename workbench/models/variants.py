@@ -29,7 +29,7 @@ class ModelRef:
 def model_ref(name: str, *, base: str | None = None) -> ModelRef:
     """Resolve `name`: "base" (the given or default base), a run name, or a model name/folder."""
     from workbench.models.sources import DEFAULT_MODEL
-    from workbench.train.runfolder import get_run
+    from workbench.runs import get_run
 
     name = str(name).strip()
     if name in ("", "base"):

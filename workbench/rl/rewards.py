@@ -25,6 +25,9 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Callable
+
+from workbench.errors import ConfigError
 
 REWARD_CHECKS = ("exact", "regex")
 
@@ -94,3 +97,17 @@ def check_reward(check: str, answer: str, reference) -> float:
     if check == "regex":
         return float(regex_match(answer, reference))
     raise ValueError(f"unknown reward check '{check}'; known: {', '.join(REWARD_CHECKS)}")
+
+
+def parse_reward_rule(rule: str) -> Callable[[str], float]:
+    """The scoring function of a reward rule: answer text -> score. Raises ConfigError."""
+    rule = rule.strip()
+    if rule == "length":
+        return lambda text: 0.1 * len(text.split())
+    if rule == "brevity":
+        return lambda text: -0.1 * len(text.split())
+    if rule.startswith("token:") and rule[6:].strip():
+        word = re.compile(rf"(?<!\w){re.escape(rule[6:].strip())}(?!\w)", re.IGNORECASE)
+        return lambda text: float(len(word.findall(text)))
+    raise ConfigError(f"unknown reward rule '{rule}'",
+                      hint="Use length, brevity or token:WORD (for example token:Arr).")

@@ -10,7 +10,7 @@ import time
 
 from transformers import TrainerCallback
 
-from workbench.train.runfolder import Run, now
+from workbench.runs import Run, now
 
 
 class RunFolderCallback(TrainerCallback):

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from workbench.data import load_rows, split_rows
 from workbench.errors import ConfigError, DataError
+from workbench.io import move_into_place
+from workbench.runs import Run, get_run, now
 from workbench.train.config import RunConfig
-from workbench.train.runfolder import Run, get_run, now
 
 
 def training_rows(config: RunConfig, task: str, keep: tuple[str, ...] = ()) -> tuple[list[dict], list[dict]]:
@@ -179,8 +180,7 @@ def save_output(trainer, run: Run, is_peft: bool) -> Path:
     if main:
         if trainer.processing_class is not None:
             trainer.processing_class.save_pretrained(str(tmp))
-        shutil.rmtree(target, ignore_errors=True)
-        tmp.rename(target)
+        move_into_place(tmp, target)
     return target
 
 

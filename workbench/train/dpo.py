@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from workbench.train.common import (finish, model_source, policy_and_reference, report_cut, training_rows,
                                     trl_arguments)
+from workbench.runs import Run
 from workbench.train.config import DPORunConfig
-from workbench.train.runfolder import Run
 
 
 def check_inputs(config: DPORunConfig) -> None:

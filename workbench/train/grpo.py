@@ -9,7 +9,7 @@ reference and logs no `kl`, so ours defaults to 0.04 (the DeepSeekMath paper's v
 
 The score comes from exactly one of:
   --reward-model RUN   the reward run's model (`RewardScorer`), as RLOO and PPO;
-  --reward-rule RULE   length, brevity or token:WORD (`workbench.train.ppo.parse_reward_rule`);
+  --reward-rule RULE   length, brevity or token:WORD (`workbench.rl.rewards.parse_reward_rule`);
   --reward-check exact|regex
                        a verifiable reward: 1 when the answer passes a check against the prompt
                        row's reference (the `--reference-field` column of the prompts file), else 0.
@@ -31,11 +31,12 @@ import dataclasses
 import re
 
 from workbench.errors import DataError
+from workbench.models.score import check_same_tokenizer, reward_run_ref
+from workbench.rl.rewards import parse_reward_rule
+from workbench.runs import Run
 from workbench.train.common import check_policy_run, model_source, training_rows
 from workbench.train.config import GRPORunConfig
 from workbench.train.online import reward_function, train_in_groups
-from workbench.train.ppo import check_same_tokenizer, parse_reward_rule, reward_run_ref
-from workbench.train.runfolder import Run
 
 __all__ = ["check_inputs", "train", "reward_function", "prompt_rows"]
 

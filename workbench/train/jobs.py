@@ -18,8 +18,8 @@ from pathlib import Path
 from workbench import paths
 from workbench.errors import RunError
 from workbench.privacy import OFFLINE_ENV
+from workbench.runs import ACTIVE_STATES, Run, get_run, list_runs, new_run_folder, now
 from workbench.train.config import RunConfig, config_class
-from workbench.train.runfolder import ACTIVE_STATES, Run, get_run, list_runs, new_run_folder, now
 
 
 @contextmanager

@@ -17,8 +17,8 @@ import random
 
 from workbench.train.common import (check_policy_run, finish, model_source, policy_and_reference, report_cut,
                                     training_rows, trl_arguments)
+from workbench.runs import Run
 from workbench.train.config import KTORunConfig
-from workbench.train.runfolder import Run
 
 
 def check_inputs(config: KTORunConfig) -> None:

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 
-from workbench.rl.rewards import check_reward
+from workbench.rl.rewards import check_reward, parse_reward_rule
+from workbench.runs import Run
 from workbench.train.common import finish, lora_config, model_source, trl_arguments
 from workbench.train.config import OnlineRunConfig
-from workbench.train.ppo import parse_reward_rule
-from workbench.train.runfolder import Run
 
 
 def text_scorer(config: OnlineRunConfig):
@@ -30,7 +29,7 @@ def text_scorer(config: OnlineRunConfig):
     if config.reward_rule:
         rule = parse_reward_rule(config.reward_rule)
         return lambda prompts, texts, references: [rule(text) for text in texts]
-    from workbench.evaluate.score import RewardScorer
+    from workbench.models.score import RewardScorer
     scorer = RewardScorer(config.reward_model, precision=config.precision)
     return lambda prompts, texts, references: scorer.score_many(list(zip(prompts, texts)))
 

@@ -52,7 +52,6 @@ import dataclasses
 import json
 import math
 import random
-import re
 import resource
 import shutil
 import time
@@ -61,56 +60,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from workbench.errors import ConfigError
+from workbench.io import move_into_place, write_json_atomic
 from workbench.models.load import linear_fp32
+from workbench.models.score import check_same_tokenizer, reward_run_ref
+from workbench.rl.rewards import parse_reward_rule
+from workbench.runs import Run, now
 from workbench.train.common import check_policy_run, model_source, training_rows
 from workbench.train.config import PPORunConfig
-from workbench.train.runfolder import Run, get_run, now, write_json_atomic
 
 TRAINABLE = ("default", "value")
 
 
 # ================================================================================ checks
-
-def parse_reward_rule(rule: str) -> Callable[[str], float]:
-    """The scoring function of a reward rule: answer text -> score. Raises ConfigError."""
-    rule = rule.strip()
-    if rule == "length":
-        return lambda text: 0.1 * len(text.split())
-    if rule == "brevity":
-        return lambda text: -0.1 * len(text.split())
-    if rule.startswith("token:") and rule[6:].strip():
-        word = re.compile(rf"(?<!\w){re.escape(rule[6:].strip())}(?!\w)", re.IGNORECASE)
-        return lambda text: float(len(word.findall(text)))
-    raise ConfigError(f"unknown reward rule '{rule}'",
-                      hint="Use length, brevity or token:WORD (for example token:Arr).")
-
-
-def reward_run_ref(name: str):
-    """The ModelRef of a completed reward run; raises a readable error for anything else."""
-    from workbench.models.variants import model_ref
-    get_run(name)  # raises RunError listing the known runs when there is none
-    ref = model_ref(name)
-    if ref.stage != "reward":
-        raise ConfigError(f"run '{name}' is a {ref.stage} run, not a reward model",
-                          hint="Give a run trained with `workbench train reward --data PREFERENCE_FILE`.")
-    return ref
-
-
-def check_same_tokenizer(policy_base: str, reward_base: str, reward_run: str) -> None:
-    """A reward model reads token ids: it must share the policy's tokenizer (same vocabulary)."""
-    from workbench.models import load_tokenizer
-    if str(policy_base) == str(reward_base):
-        return
-    ours, theirs = load_tokenizer(policy_base), load_tokenizer(reward_base)
-    if ours.get_vocab() != theirs.get_vocab() or ours.eos_token != theirs.eos_token:
-        raise ConfigError(
-            f"reward run '{reward_run}' was trained on {reward_base}, whose tokenizer ({len(theirs)} tokens) "
-            f"is not the policy's ({policy_base}, {len(ours)} tokens): it would read other tokens than "
-            "the policy writes",
-            hint=f"Train a reward model on {policy_base}: `workbench train reward --model {policy_base} "
-                 "--data PREFERENCE_FILE`.")
-
 
 def prompt_rows(config: PPORunConfig) -> tuple[list[dict], list[dict]]:
     """(train, held-out) prompt rows: held-out from eval_data, or a seeded split of the prompts."""
@@ -254,7 +215,7 @@ def load_actors(config: PPORunConfig, base: str, sft_adapter: Path | None, hardw
             reward_head.requires_grad_(False)
             score = shared_base_scorer(model, reward_head, tokenizer.pad_token_id)
         else:  # a reward model on another base: its own copy in memory
-            from workbench.evaluate.score import RewardScorer
+            from workbench.models.score import RewardScorer
             score = separate_scorer(RewardScorer(config.reward_model, precision=config.precision),
                                     tokenizer.pad_token_id)
             model.add_adapter("value", lora_config(config))
@@ -601,8 +562,7 @@ def save_checkpoint(run: Run, actors: Actors, optimizer, step: int, kl_coef: flo
         random_state["cuda"] = torch.cuda.get_rng_state()
     torch.save(random_state, tmp / "rng_state.pth")
     write_json_atomic(tmp / "trainer_state.json", {"global_step": step, "kl_coef": kl_coef, "stage": "ppo"})
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
+    move_into_place(tmp, folder)
     for old in run.checkpoints()[: -config.save_total_limit]:
         shutil.rmtree(old, ignore_errors=True)
     return folder
@@ -632,8 +592,7 @@ def save_policy(run: Run, actors: Actors, tokenizer) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     actors.model.save_pretrained(str(tmp), selected_adapters=["default"])
     tokenizer.save_pretrained(str(tmp))
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
+    move_into_place(tmp, target)
     return target
 
 

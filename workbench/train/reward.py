@@ -7,9 +7,9 @@ is recorded in status.json.
 
 from __future__ import annotations
 
+from workbench.runs import Run
 from workbench.train.common import finish, lora_config, report_cut, training_rows, trl_arguments
 from workbench.train.config import RewardRunConfig
-from workbench.train.runfolder import Run
 
 
 def check_inputs(config: RewardRunConfig) -> None:

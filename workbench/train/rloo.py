@@ -18,10 +18,10 @@ as PPO does.
 
 from __future__ import annotations
 
+from workbench.runs import Run
 from workbench.train.config import RLOORunConfig
 from workbench.train.online import reward_function, train_in_groups
 from workbench.train.ppo import check_inputs, prompt_rows
-from workbench.train.runfolder import Run
 
 __all__ = ["check_inputs", "train", "reward_function"]
 

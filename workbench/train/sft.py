@@ -9,9 +9,9 @@ each row so that every row attends only to itself.
 
 from __future__ import annotations
 
+from workbench.runs import Run
 from workbench.train.common import finish, lora_config, training_rows, trl_arguments
 from workbench.train.config import SFTRunConfig
-from workbench.train.runfolder import Run
 
 
 def check_inputs(config: SFTRunConfig) -> None:

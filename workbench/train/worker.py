@@ -16,7 +16,7 @@ from pathlib import Path
 
 from workbench import privacy  # noqa: F401  (telemetry off in the job process too)
 from workbench.errors import WorkbenchError
-from workbench.train.runfolder import Run, now
+from workbench.runs import Run, now
 
 
 def failure_message(error: BaseException) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from workbench.train.runfolder import run_names
+from workbench.runs import run_names
 from workbench.widgets.common import esc, guarded, notice
 
 COLUMNS = 3

@@ -130,7 +130,7 @@ class TrainingLauncher(widgets.VBox):
 
     def watch(self, run):
         """Follow `run` (a Run or a run name): refresh now, then from a background thread."""
-        from workbench.train.runfolder import get_run
+        from workbench.runs import get_run
         self.halt()
         self.run = get_run(run) if isinstance(run, str) else run
         self._seen = None
@@ -160,7 +160,7 @@ class TrainingLauncher(widgets.VBox):
         self._thread = None
 
     def _poll(self, halt: threading.Event) -> None:
-        from workbench.train.runfolder import ACTIVE_STATES
+        from workbench.runs import ACTIVE_STATES
         while not halt.wait(self.poll_s):
             try:
                 status = self.refresh()
@@ -177,7 +177,7 @@ class TrainingLauncher(widgets.VBox):
         Returns the run's status dict. Charts are redrawn only when the metrics or state changed.
         """
         from workbench import charts
-        from workbench.train.runfolder import ACTIVE_STATES
+        from workbench.runs import ACTIVE_STATES
         with self._lock:
             status = self.run.status()
             metrics = self.run.metrics()

@@ -9,8 +9,35 @@ in training and in PPO's shared-base scorer.
 
 from __future__ import annotations
 
-from workbench.errors import ModelError
-from workbench.models.variants import model_ref
+from workbench.errors import ConfigError
+from workbench.models.variants import ModelRef, model_ref
+from workbench.runs import get_run
+
+
+def reward_run_ref(name: str) -> ModelRef:
+    """The ModelRef of a finished reward run. Raises RunError when there is no such run, ModelError
+    when it has no output yet, ConfigError when it is a run of another stage."""
+    get_run(name)  # raises RunError listing the known runs when there is none
+    ref = model_ref(name)
+    if ref.stage != "reward":
+        raise ConfigError(f"run '{name}' is a {ref.stage} run, not a reward-model run",
+                          hint="Give a run trained with `workbench train reward --data PREFERENCE_FILE`.")
+    return ref
+
+
+def check_same_tokenizer(policy_base: str, reward_base: str, reward_run: str) -> None:
+    """A reward model reads token ids: it must share the policy's tokenizer (same vocabulary)."""
+    from workbench.models import load_tokenizer
+    if str(policy_base) == str(reward_base):
+        return
+    ours, theirs = load_tokenizer(policy_base), load_tokenizer(reward_base)
+    if ours.get_vocab() != theirs.get_vocab() or ours.eos_token != theirs.eos_token:
+        raise ConfigError(
+            f"reward run '{reward_run}' was trained on {reward_base}, whose tokenizer ({len(theirs)} tokens) "
+            f"is not the policy's ({policy_base}, {len(ours)} tokens): it would read other tokens than "
+            "the policy writes",
+            hint=f"Train a reward model on {policy_base}: `workbench train reward --model {policy_base} "
+                 "--data PREFERENCE_FILE`.")
 
 
 class RewardScorer:
@@ -20,10 +47,7 @@ class RewardScorer:
 
         from workbench.models import detect_hardware, load_reward_model, load_tokenizer
 
-        ref = model_ref(reward_run)
-        if ref.stage != "reward":
-            raise ModelError(f"'{reward_run}' is not a reward-model run (its stage is {ref.stage or 'none'})",
-                             hint="Train one with `workbench train reward --data PREFERENCE_FILE`.")
+        ref = reward_run_ref(reward_run)
         self.name = ref.label
         self.base = ref.base
         self.tokenizer = load_tokenizer(ref.base)

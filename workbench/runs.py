@@ -26,6 +26,7 @@ from pathlib import Path
 
 from workbench import paths
 from workbench.errors import RunError
+from workbench.io import append_jsonl, read_jsonl_tolerant, write_json_atomic
 
 STATES = ("queued", "running", "completed", "failed", "stopped")
 ACTIVE_STATES = ("queued", "running")
@@ -33,56 +34,6 @@ ACTIVE_STATES = ("queued", "running")
 
 def now() -> float:
     return round(time.time(), 3)
-
-
-def write_json_atomic(path: Path, value) -> None:
-    """Write JSON so that a reader sees the old file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(value, handle, indent=2, default=str)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def append_jsonl(path: Path, row: dict, *, fsync: bool = False) -> None:
-    """Append one JSON line with one write, so a reader (or a crash) sees the whole line or a torn
-    tail, never a rewritten file. fsync: return only once the line is on disk.
-
-    A line torn by a writer that died mid-write has no newline: this row then starts on a fresh
-    line, or it would be glued to the fragment and lost with it.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = (json.dumps(row, ensure_ascii=False, default=float) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            data = b"\n" + data
-        while data:
-            data = data[os.write(fd, data):]
-        if fsync:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def read_jsonl_tolerant(path: Path) -> list[dict]:
-    """Rows of a JSONL file the writer may have died in the middle of: a broken line is skipped."""
-    rows = []
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue  # half-written by a process that died mid-write
-    except FileNotFoundError:
-        pass
-    return rows
 
 
 def pid_alive(pid: int | None) -> bool:

@@ -1,0 +1,87 @@
+"""Files that readers may see while a writer works on them: JSON written atomically, JSONL appended
+one whole line at a time and read tolerantly, and folders built aside then moved into place.
+
+Every writer in the workbench goes through these, so a reader (a front end polling a run, a second
+process building the same model) sees the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+
+def write_json_atomic(path: Path, value) -> None:
+    """Write JSON so that a reader sees the old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(value, handle, indent=2, default=str)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def append_jsonl(path: Path, row: dict, *, fsync: bool = False) -> None:
+    """Append one JSON line with one write, so a reader (or a crash) sees the whole line or a torn
+    tail, never a rewritten file. fsync: return only once the line is on disk.
+
+    A line torn by a writer that died mid-write has no newline: this row then starts on a fresh
+    line, or it would be glued to the fragment and lost with it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = (json.dumps(row, ensure_ascii=False, default=float) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
+        while data:
+            data = data[os.write(fd, data):]
+        if fsync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_jsonl_tolerant(path: Path) -> list[dict]:
+    """Rows of a JSONL file the writer may have died in the middle of: a broken line is skipped."""
+    rows = []
+    try:
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue  # half-written by a process that died mid-write
+    except FileNotFoundError:
+        pass
+    return rows
+
+
+def move_into_place(tmp: Path, target: Path) -> None:
+    """Replace `target` (a folder, or nothing) with the finished folder `tmp`, which sits beside it.
+
+    The old target is renamed aside first and removed only once `tmp` has its name, so a failure
+    leaves the old one in place. If another process put a target there first (the rename fails
+    and a target exists), theirs is kept and `tmp` is removed.
+    """
+    old = None
+    if target.exists():
+        old = target.parent / f".{target.name}.old-{os.getpid()}"
+        shutil.rmtree(old, ignore_errors=True)
+        os.rename(target, old)
+    try:
+        os.rename(tmp, target)
+    except OSError:
+        if not target.exists():
+            if old is not None:
+                os.rename(old, target)
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
