@@ -58,3 +58,41 @@ def test_models_list_names_default_and_tiny():
     names = [m["name"] for m in json.loads(result.stdout)["models"]]
     assert "smollm2-135m" in names and "tiny" in names
     assert "bf16" in json.loads(result.stdout)["hardware"]["reason"]
+
+
+@pytest.mark.parametrize("argv, refusal", [
+    (["compare", "--prompt", "Hi", "--models", "base,sft-1", "--model", "tiny"], "unrecognized arguments: --model tiny"),
+    (["compare", "--prom", "Hi", "--models", "tiny"], "required: --prompt"),
+    (["data", "tokens", "rows.jsonl", "--max-len", "30"], "unrecognized arguments: --max-len 30"),
+])
+def test_abbreviated_options_are_refused(argv, refusal):
+    """With abbreviations on, `--model tiny` silently ran as `--models tiny`."""
+    result = workbench(*argv)
+    assert result.returncode == 2 and result.stdout == "" and refusal in result.stderr, result.stderr
+
+
+NOISY_COMPARE = """
+import logging, sys, warnings
+from workbench import cli
+compare = cli.cmd_compare
+
+def noisy(args):  # what bitsandbytes and transformers print on a machine that has their kernels
+    logging.getLogger("bitsandbytes.backends.cpu.ops").warning(
+        "Failed to load CPU gemm_4bit_forward from kernels-community: no kernels")
+    warnings.warn("`some_argument` is deprecated", FutureWarning)
+    return compare(args)
+
+cli.cmd_compare = noisy
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+def test_third_party_noise_goes_to_the_log_not_the_terminal(fresh_home):
+    result = subprocess.run([sys.executable, "-c", NOISY_COMPARE, "compare", "--prompt", "Hi", "--models", "tiny",
+                             "--max-new-tokens", "2"], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "=== tiny" in result.stdout
+    for noise in ("gemm_4bit", "kernels-community", "Warning", "Loading weights"):
+        assert noise not in result.stderr, result.stderr
+    logged = (fresh_home / "logs" / "cli.log").read_text(encoding="utf-8")
+    assert "Failed to load CPU gemm_4bit_forward" in logged and "FutureWarning" in logged

@@ -186,7 +186,18 @@ def test_cli_tokens_text_marks_trained_tokens(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "[Arr][,][ Paris][.][<|im_end|>]" in result.stdout
-    assert "rows longer than max_length 1024" in result.stdout
+    assert "rows longer than max_length 512" in result.stdout
+
+
+def test_cli_tokens_cuts_where_training_does_by_default():
+    """`data tokens` once cut at 1024 while every stage cut at 512: a row shown whole was cut in training."""
+    from dataclasses import fields
+
+    from workbench.cli import build_parser
+    from workbench.train.config import STAGE_CONFIGS
+    args = build_parser().parse_args(["data", "tokens", "rows.jsonl"])
+    for cls in STAGE_CONFIGS.values():
+        assert args.max_length == next(f.default for f in fields(cls) if f.name == "max_length")
 
 
 def test_cli_tokens_row_out_of_range(tmp_path):

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 
+from workbench import paths
 from workbench.errors import WorkbenchError
 
 # Exit statuses: 0 done, 2 the input or request cannot be used (the message says why).
@@ -412,7 +414,7 @@ def _add_evaluate_parsers(commands) -> None:
     _add_precision_option(p)
     p.add_argument("--json", action="store_true",
                    help='print [{"model", "text", "tokens", "seconds", "reward"}]')
-    p.set_defaults(func=cmd_compare)
+    p.set_defaults(func=cmd_compare, loads_models=True)
 
     p = commands.add_parser("score", help="a reward model's score of one answer to one prompt")
     p.add_argument("--reward-model", required=True, help="a reward run")
@@ -421,7 +423,7 @@ def _add_evaluate_parsers(commands) -> None:
     p.add_argument("--system", help="an optional system message")
     _add_precision_option(p)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_score)
+    p.set_defaults(func=cmd_score, loads_models=True)
 
     p = commands.add_parser("eval", help="held-out loss, preference accuracy, reward and win rates")
     p.add_argument("--models", required=True, help=models_help)
@@ -436,7 +438,7 @@ def _add_evaluate_parsers(commands) -> None:
     p.add_argument("--max-new-tokens", type=int, default=64, help="answer length limit (default: 64)")
     _add_precision_option(p)
     p.add_argument("--json", action="store_true", help="print the whole saved result")
-    p.set_defaults(func=cmd_eval)
+    p.set_defaults(func=cmd_eval, loads_models=True)
 
     p = commands.add_parser("export", help="write a run's adapter, or a merged standalone model folder")
     p.add_argument("run")
@@ -449,7 +451,7 @@ def _add_evaluate_parsers(commands) -> None:
                    help="what a --merge export is saved in (the merge itself is computed in fp32); "
                         "auto = the dtype the base model is stored in")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_export)
+    p.set_defaults(func=cmd_export, loads_models=True)
 
 
 # ---------------------------------------------------------------- human feedback
@@ -565,8 +567,16 @@ def cmd_launch(args) -> int:
 
 # ---------------------------------------------------------------- parser
 
+class Parser(argparse.ArgumentParser):
+    """A parser that takes only whole option names: with abbreviations, `compare --models a,b
+    --model c` would silently run `--models c`. Subcommands' parsers are this class too."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, allow_abbrev=False, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="workbench",
         description="SFT <-> RLHF workbench: inspect data and tokens, train SFT / reward / DPO / KTO / PPO, "
                     "compare models side by side.")
@@ -578,10 +588,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", default="smollm2-135m", choices=["smollm2-135m", "tiny"])
     p.add_argument("--force", action="store_true", help="convert again even if the cache is ready")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_models_prepare)
+    p.set_defaults(func=cmd_models_prepare, loads_models=True)
     p = models_sub.add_parser("list", help="models available here, and the hardware's defaults")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_models_list)
+    p.set_defaults(func=cmd_models_list, loads_models=True)
 
     data = commands.add_parser("data", help="inspect data files and their tokenization")
     data_sub = data.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -594,16 +604,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show-errors", type=int, default=20, help="problem lines to print")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_data_inspect)
+    from workbench.train.config import DEFAULT_MAX_LENGTH
     p = data_sub.add_parser("tokens", help="show a row's tokens and which are trained on")
     p.add_argument("file")
     p.add_argument("--row", type=int, default=1, help="which valid row, from 1")
     p.add_argument("--model", default="smollm2-135m", help="model whose tokenizer and chat template to use")
-    p.add_argument("--max-length", type=int, default=1024, help="where the trainer truncates")
+    p.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH,
+                   help=f"where the trainer truncates (default: {DEFAULT_MAX_LENGTH}, as training does)")
     p.add_argument("--all-tokens", action="store_true", help="train on the whole sequence, not only assistant turns")
     p.add_argument("--show-ids", action="store_true", help="also list every token with its id")
     p.add_argument("--max-chars", type=int, default=20000)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_data_tokens)
+    p.set_defaults(func=cmd_data_tokens, loads_models=True)
 
     train = commands.add_parser("train", help="train a stage (sft, reward, dpo, kto, ppo, rloo, grpo) as a job in its own process")
     train_sub = train.add_subparsers(dest="stage", metavar="STAGE", required=True)
@@ -660,8 +672,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def keep_noise_in_log(loads_models: bool) -> None:
+    """Third-party warnings and log records (bitsandbytes' kernel notices, transformers'
+    FutureWarnings, its weight-loading bars) go to $WORKBENCH_HOME/logs/cli.log, not the terminal:
+    a user reads our messages. Done once per process. loads_models: also take over transformers'
+    own handler, which writes to stderr (importing transformers costs seconds, so only commands
+    that load it anyway do)."""
+    root = logging.getLogger()
+    if not any(getattr(handler, "workbench_log", False) for handler in root.handlers):
+        log_file = paths.logs_dir() / "cli.log"
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.workbench_log = True
+        root.addHandler(handler)
+        root.setLevel(logging.WARNING)
+        logging.captureWarnings(True)
+    if loads_models:
+        from transformers.utils import logging as transformers_logging
+        transformers_logging.disable_default_handler()
+        transformers_logging.enable_propagation()
+        transformers_logging.disable_progress_bar()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    keep_noise_in_log(getattr(args, "loads_models", False))
     try:
         return args.func(args)
     except WorkbenchError as error:

@@ -3,6 +3,7 @@
     models/    converted default model, the tiny test model
     runs/      one folder per training run (the single source of truth for a run)
     feedback/  human preference judgements, append-only JSONL
+    logs/      the command line's third-party warnings (cli.log)
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ def runs_dir() -> Path:
 
 def feedback_dir() -> Path:
     return home() / "feedback"
+
+
+def logs_dir() -> Path:
+    return home() / "logs"
 
 
 def repo_root() -> Path:

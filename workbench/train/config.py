@@ -28,6 +28,10 @@ def knob(default, help: str):
     return field(default=default, metadata={"help": help})
 
 
+# Where every stage cuts a row unless told otherwise; the token views show the same cut by default.
+DEFAULT_MAX_LENGTH = 512
+
+
 @dataclass
 class RunConfig:
     """Settings every stage shares."""
@@ -50,7 +54,7 @@ class RunConfig:
     micro_batch: int | None = knob(None, "rows per forward pass (a divisor of batch_size); empty = what "
                                          "this hardware serves best (on a CPU: SFT 2, reward and DPO 1, "
                                          "KTO 2)")
-    max_length: int = knob(512, "tokens; longer rows are cut: SFT keeps the start, reward, DPO and KTO "
+    max_length: int = knob(DEFAULT_MAX_LENGTH, "tokens; longer rows are cut: SFT keeps the start, reward, DPO and KTO "
                                 "keep the answers whole and drop the start of the prompt")
     lora_r: int = knob(16, "LoRA rank")
     lora_alpha: int = knob(32, "LoRA scale numerator (scale = alpha / r)")

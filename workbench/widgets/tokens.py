@@ -30,14 +30,15 @@ class TokenViewer(widgets.VBox):
     ({"tokens": [{"index", "id", "text", "trained", "truncated"}], "n_trained", ...})."""
 
     def __init__(self, path: str | None = None, model: str | None = None, row: int = 1,
-                 max_length: int = 512, assistant_only: bool = True):
+                 max_length: int | None = None, assistant_only: bool = True):
         from workbench.data.tokens import TOKEN_CSS
         from workbench.models import DEFAULT_MODEL
+        from workbench.train.config import DEFAULT_MAX_LENGTH
         self.path = widgets.Text(value=str(path or ""), description="Data file", placeholder="sample_data/sft.jsonl",
                                  layout=widgets.Layout(width="60%"))
         self.model = widgets.Text(value=model or DEFAULT_MODEL, description="Model")
         self.row = widgets.BoundedIntText(value=row, min=1, max=10**9, description="Row")
-        self.max_length = widgets.BoundedIntText(value=max_length, min=8, max=10**6, description="max_length")
+        self.max_length = widgets.BoundedIntText(value=max_length or DEFAULT_MAX_LENGTH, min=8, max=10**6, description="max_length")
         self.assistant_only = widgets.Checkbox(value=assistant_only, description="Train on assistant turns only")
         self.button = widgets.Button(description="Show tokens", button_style="primary")
         self.status = widgets.HTML()
