@@ -254,7 +254,7 @@ def read_feedback(name_or_path, *, keep_ties: bool = True, thumbs: bool = False)
     """The effective pair judgements, in file order: retractions applied, a torn line skipped.
     Ties are kept (with "tie": true) unless keep_ties=False; thumbs=True adds the thumbs up/down
     (rows with "thumb") where they are in the file."""
-    from workbench.data.formats import split_feedback
+    from workbench.data.feedback_rows import split_feedback
     path = resolve(name_or_path)
     if not path.exists():
         raise DataError("no such feedback dataset", path=path,
@@ -271,7 +271,7 @@ def feedback_stats(name_or_path) -> dict:
     """{"name", "path", "judgements" (pairs, ties and thumbs), "pairs" (usable for reward and
     DPO), "ties", "thumbs_up", "thumbs_down", "unpaired" (KTO rows: thumbs + 2 per pair),
     "retracted", "corrected", "raters" {name: judgements}, "bytes"}."""
-    from workbench.data.formats import split_feedback
+    from workbench.data.feedback_rows import split_feedback
     path = resolve(name_or_path)
     lines = _lines(path) if path.exists() else []
     kept, counts = split_feedback(lines, keep_ties=True)

@@ -1,6 +1,6 @@
 """Per-row checks that every data format shares.
 
-A converter in `formats.py` turns one source row into its canonical form and calls these checks
+A converter in `convert.py` turns one source row into its canonical form and calls these checks
 on the way. The first problem stops the row: it is raised as a `RowProblem` naming the field as
 the user wrote it (`conversations[2].from`, not an internal name) and what was expected, and the
 caller adds the line number to make a `RowError`.

@@ -1,0 +1,229 @@
+"""Reading data files: a .jsonl / .json / .jsonl.gz / .json.gz / .csv / .parquet file -> (line, object).
+
+Line numbers: JSONL and CSV count file lines (a CSV header is line 1, so its first row is 2);
+a JSON array counts its elements from 1; Parquet counts rows from 1.
+
+CSV cells are text, except that a cell holding a JSON array or object (a `messages` column, a
+conversational `chosen`) is read as that structure; so are label cells "true"/"false"/"1"/"0".
+A line that cannot be read is a RowError in its place, so one bad line never hides the rest.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import json
+import zlib
+from pathlib import Path
+from typing import Iterator
+
+from workbench.data.formats import row_format
+from workbench.data.validate import RowError, kind
+from workbench.errors import DataError
+
+SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".csv", ".parquet")
+FILE_HINT = "Give a JSONL file (one JSON object per line), a JSON array of objects, a CSV " \
+            "file with a header row, or a Parquet table."
+
+
+def read_records(path) -> Iterator[tuple[int, dict | RowError]]:
+    """(line, row object) for each row of a data file; unparseable rows come as RowErrors.
+
+    Whole-file problems (missing, empty, a folder, unknown type, not gzip, binary, neither a
+    JSON array nor JSON Lines) raise DataError at once, before the first row.
+    """
+    path = Path(path)
+    suffix = _check_file(path)
+    if suffix == ".parquet":
+        return _parquet_records(path)
+    data = _read_bytes(path, gz=suffix.endswith(".gz"))
+    if suffix == ".csv":
+        return _csv_records(path, data)
+    return _json_records(path, data)
+
+
+def _check_file(path: Path) -> str:
+    if not path.exists():
+        raise DataError("file not found", path=path,
+                        hint=f"Check the path (relative paths start at {Path.cwd()}).")
+    if path.is_dir():
+        raise DataError("is a folder, not a data file", path=path,
+                        hint="Pick one file inside it. " + FILE_HINT)
+    name = path.name.lower()
+    suffix = next((s for s in sorted(SUFFIXES, key=len, reverse=True) if name.endswith(s)), None)
+    if suffix is None:
+        raise DataError(f"unknown file type '{''.join(path.suffixes) or path.name}'", path=path,
+                        hint=f"Use one of {', '.join(SUFFIXES)}.")
+    if path.stat().st_size == 0:
+        raise DataError("the file is empty", path=path, hint=FILE_HINT)
+    return suffix
+
+
+def _read_bytes(path: Path, *, gz: bool) -> bytes:
+    data = path.read_bytes()
+    if gz:
+        try:
+            data = gzip.decompress(data)
+        except (gzip.BadGzipFile, zlib.error):
+            raise DataError("is not gzip-compressed although its name ends in .gz", path=path,
+                            hint="Rename it without .gz, or compress it with gzip.") from None
+        except EOFError:
+            raise DataError("the gzip data is cut short (an interrupted download?)", path=path,
+                            hint="Download or compress it again.") from None
+    data = data.removeprefix(codecs.BOM_UTF8)
+    if not data.strip():
+        raise DataError("the file is empty", path=path, hint=FILE_HINT)
+    _check_text(path, data[:8192])
+    return data
+
+
+def _check_text(path: Path, head: bytes) -> None:
+    # Text never holds NUL bytes. A few undecodable bytes are a damaged line (reported on its
+    # row); many mean binary data or another encoding, which no row-by-row report helps with.
+    sample = head.decode("utf-8", errors="replace")
+    if b"\x00" in head or sample[:-1].count("\ufffd") > len(sample) / 100:
+        raise DataError("is not a text file (binary, or text not in UTF-8)", path=path,
+                        hint="Save it as UTF-8 text. " + FILE_HINT)
+
+
+def _record(line: int, value) -> tuple[int, dict | RowError]:
+    if isinstance(value, dict):
+        return line, value
+    return line, RowError(line, None, f"expected a JSON object {{...}}, got {kind(value)}")
+
+
+def _json_records(path: Path, data: bytes) -> Iterator[tuple[int, dict | RowError]]:
+    """Content, not the extension, decides between a JSON array and JSON Lines: both end up
+    named .json in the wild."""
+    lines = data.split(b"\n")  # not splitlines(): JSON strings may hold U+2028 unescaped
+    if data.lstrip().startswith(b"[") or not _looks_like_jsonl(lines):
+        try:
+            value = json.loads(data.decode("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            if _looks_like_jsonl(lines):
+                return _jsonl_records(lines)
+            where = f" at line {e.lineno}, column {e.colno}" if hasattr(e, "lineno") else ""
+            reason = getattr(e, "msg", None) or e.reason
+            raise DataError(f"is neither a JSON array nor JSON Lines ({reason}{where})",
+                            path=path, hint=FILE_HINT) from None
+        return _array_records(path, value)
+    return _jsonl_records(lines)
+
+
+def _looks_like_jsonl(lines: list[bytes]) -> bool:
+    # Half of the first lines being objects tells JSON Lines with a few broken lines apart from
+    # a pretty-printed document, whose lines are fragments.
+    sample = [line for line in lines if line.strip()][:20]
+    objects = sum(isinstance(_try_json(line), dict) for line in sample)
+    return objects > 0 and 2 * objects >= len(sample)
+
+
+def _try_json(line: bytes):
+    try:
+        return json.loads(line.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def _jsonl_records(lines: list[bytes]) -> Iterator[tuple[int, dict | RowError]]:
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue  # blank lines (a trailing newline, a gap) are not rows
+        try:
+            value = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            yield number, RowError(number, None, "not UTF-8 text")
+        except json.JSONDecodeError as e:
+            yield number, RowError(number, None, f"not valid JSON: {e.msg} (column {e.colno})")
+        else:
+            yield _record(number, value)
+
+
+def _array_records(path: Path, value) -> Iterator[tuple[int, dict | RowError]]:
+    if isinstance(value, dict):
+        lists = [k for k, v in value.items() if isinstance(v, list)]
+        if row_format(value):
+            hint = "It looks like one row: wrap it in [...], or write it on one line (JSONL)."
+        elif len(lists) == 1:  # e.g. {"data": [...]}, a common export shape
+            hint = f"Its field '{lists[0]}' holds a list: save that list alone as the file."
+        else:
+            hint = FILE_HINT
+        raise DataError("holds one JSON object, not a list of rows", path=path, hint=hint)
+    if not isinstance(value, list):
+        raise DataError(f"holds {kind(value)}, not a list of rows", path=path, hint=FILE_HINT)
+    return (_record(number, item) for number, item in enumerate(value, start=1))
+
+
+def _csv_records(path: Path, data: bytes) -> Iterator[tuple[int, dict | RowError]]:
+    import csv
+    import sys
+
+    # The csv module refuses cells over 128 KiB by default; long conversations exceed that.
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"is not UTF-8 text (byte {e.start})", path=path,
+                        hint="Save it as UTF-8.") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [name.strip() for name in next(reader, [])]
+    if not any(header):
+        raise DataError("has no header row", path=path,
+                        hint="The first line must name the columns, e.g. prompt,chosen,rejected.")
+
+    def rows():
+        end = reader.line_num
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as e:
+                raise DataError(f"is not valid CSV: {e}", path=path, line=reader.line_num,
+                                hint="Check the quoting on that line.") from None
+            start, end = end + 1, reader.line_num  # a quoted cell may span several lines
+            if not cells:
+                continue
+            if len(cells) > len(header):
+                yield start, RowError(start, None, f"has {len(cells)} cells but the header "
+                                                   f"names {len(header)} columns")
+                continue
+            yield start, {name: _csv_cell(cell) for name, cell in zip(header, cells)}
+
+    return rows()
+
+
+def _csv_cell(text: str):
+    stripped = text.strip()
+    if stripped[:1] in ("[", "{"):
+        try:
+            value = json.loads(stripped)
+        except json.JSONDecodeError:
+            return text
+        if isinstance(value, (list, dict)):
+            return value
+    return text
+
+
+def _parquet_records(path: Path) -> Iterator[tuple[int, dict | RowError]]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError("reading .parquet needs the pyarrow package", path=path,
+                        hint="Install pyarrow, or convert the file to JSONL.") from None
+    try:
+        table = pq.ParquetFile(path)
+    except Exception as e:  # pyarrow raises ArrowInvalid, OSError and others for bad files
+        raise DataError(f"is not a readable Parquet file ({e})", path=path,
+                        hint=FILE_HINT) from None
+
+    def rows():
+        number = 0
+        for batch in table.iter_batches(batch_size=1024):
+            for row in batch.to_pylist():
+                number += 1
+                # A column is null where a row lacks that field; treat it like a missing key.
+                yield number, {k: v for k, v in row.items() if v is not None}
+
+    return rows()
