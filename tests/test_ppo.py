@@ -134,9 +134,9 @@ def test_ppo_raises_held_out_reward_on_tiny_model(fresh_home, precision):
 # ------------------------------------------------------------------------------------ one base
 
 def test_reward_and_reference_adapters_on_one_base(fresh_home, precision):
-    from workbench.models.score import RewardScorer
     from workbench.models import detect_hardware, load_tokenizer
-    from workbench.train import ppo
+    from workbench.models.score import RewardScorer
+    from workbench.train import ppo, ppo_actors
     sft, reward = adapter_run("sft-x", "sft", seed=1), adapter_run("rm-x", "reward", seed=2)
     config = prepare_config(PPORunConfig(**{**SMALL, "from_run": sft.name, "reward_model": reward.name}))
     tokenizer = load_tokenizer("tiny")
@@ -151,7 +151,7 @@ def test_reward_and_reference_adapters_on_one_base(fresh_home, precision):
         # the reward adapter + score head on the shared base scores exactly like the reward model
         # alone: the same precision, the same layout of the tokens, the same fp32 head
         shared = actors.score(*rows_)
-        packed = ppo.right_padded(*rows_, tokenizer.pad_token_id)
+        packed = ppo_actors.right_padded(*rows_, tokenizer.pad_token_id)
         alone = RewardScorer(reward.name, precision=precision).score_ids(*packed)
         assert torch.allclose(shared, alone, atol=1e-5) and shared.std() > 0
         assert_close(shared, RewardScorer(reward.name, precision="fp32").score_ids(*packed), precision,
@@ -162,7 +162,7 @@ def test_reward_and_reference_adapters_on_one_base(fresh_home, precision):
         base, _ = ppo.policy_logprobs(actors, None, *rows_, 1.0)
         assert torch.equal(policy, reference) and not torch.allclose(policy, base, atol=1e-4)
     # the value function starts from the reward model: its head is the score head
-    score_weight = ppo._adapter_file(reward.adapter_dir)["base_model.model.score.weight"]
+    score_weight = ppo_actors.adapter_weights(reward.adapter_dir)["base_model.model.score.weight"]
     assert torch.equal(actors.value_head.weight.data, score_weight)
     # only the policy and value adapters (and the value head) are trained
     names = {n for n, p in actors.model.named_parameters() if any(p is t for t in actors.trainable)}

@@ -10,6 +10,7 @@ in training and in PPO's shared-base scorer.
 from __future__ import annotations
 
 from workbench.errors import ConfigError
+from workbench.models.batch import padded
 from workbench.models.variants import ModelRef, model_ref
 from workbench.runs import get_run
 
@@ -80,18 +81,11 @@ class RewardScorer:
 
     def score_many(self, pairs: list[tuple[list[dict], str]], batch_size: int = 8) -> list[float]:
         """Rewards of (prompt messages, response text) pairs."""
-        torch = self._torch
         scores: list[float] = []
         pad = self.tokenizer.pad_token_id
         for start in range(0, len(pairs), batch_size):
             encoded = [self.encode(p, r) for p, r in pairs[start:start + batch_size]]
-            width = max(len(ids) for ids in encoded)
-            ids = torch.full((len(encoded), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(encoded), width), dtype=torch.long)
-            for i, row in enumerate(encoded):
-                ids[i, : len(row)] = torch.tensor(row)
-                mask[i, : len(row)] = 1
-            scores += self.score_ids(ids, mask).tolist()
+            scores += self.score_ids(*padded(encoded, pad)).tolist()
         return scores
 
     def score(self, prompt: list[dict] | str, response: str) -> float:
