@@ -314,7 +314,8 @@ print(json.dumps({"plain_tokens_per_s": plain, "compare_tokens_per_s": answer.to
 # ---------------------------------------------------------------- main
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
     parser.add_argument("--quick", action="store_true", help="fewer steps (a smoke run, not for quoting)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: trl,stages,compare,launch,generate")

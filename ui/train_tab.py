@@ -243,7 +243,7 @@ def _component(name: str, spec: dict, stage: str, hardware):
                   visible=shown(visible_in(stage, name, {name: spec})))
     kind = str(f.type)
     if name == "method":
-        from workbench.train.config import METHODS
+        from workbench.models.hardware import METHODS
         choices = [(f"auto: {hardware.default_method} on this machine", AUTO), *METHODS]
         return gr.Dropdown(choices=choices, value=form_value(name, default), **common)
     if name == "precision":

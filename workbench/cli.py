@@ -146,7 +146,7 @@ def _add_config_options(parser: argparse.ArgumentParser, cls) -> None:
     """One option per config field, documented from the field: the config is the CLI."""
     from dataclasses import fields
 
-    from workbench.train.config import METHODS
+    from workbench.models.hardware import METHODS
     default = cls()
     for f in fields(cls):
         if f.name == "stage":
@@ -188,12 +188,10 @@ def _progress_printer():
 
 def cmd_train(args) -> int:
     from workbench.train import jobs
-    from workbench.train.config import config_class
-    cls = config_class(args.stage)
-    settings = {k: v for k, v in vars(args).items() if k in {f for f in cls().to_dict()}}
-    settings.pop("stage", None)
-    base = cls.load(args.config).to_dict() if args.config else {}
-    config = cls.from_dict({**base, **settings, "stage": args.stage}, source="command line")
+    from workbench.train.config import config_class, merge_config
+    fields = set(config_class(args.stage)().to_dict()) - {"stage"}
+    settings = {k: v for k, v in vars(args).items() if k in fields}
+    config = merge_config(args.stage, settings, args.config, source="command line")
     if args.print_command:
         jobs.prepare_config(config)
         print(config.to_command())

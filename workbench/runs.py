@@ -28,7 +28,6 @@ from workbench import paths
 from workbench.errors import RunError
 from workbench.io import append_jsonl, read_jsonl_tolerant, write_json_atomic
 
-STATES = ("queued", "running", "completed", "failed", "stopped")
 ACTIVE_STATES = ("queued", "running")
 
 
@@ -183,6 +182,17 @@ class Run:
             if folder.is_dir():
                 return folder
         return None
+
+    def finished_output(self) -> Path:
+        """The adapter/ or model/ folder of a completed run: what comparing, exporting or starting
+        a stage from this run uses. Raises RunError naming the run's state for any other run."""
+        state = self.status().get("state")
+        output = self.output_dir()
+        if state != "completed" or output is None:
+            raise RunError(f"run '{self.name}' has not completed (it is {state}), so it has no trained "
+                           "adapter or model yet",
+                           hint=f"Wait for it to complete, or resume it: `workbench runs resume {self.name}`.")
+        return output
 
     def stop_requested(self) -> bool:
         return self.stop_path.exists()

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from workbench import paths
-from workbench.errors import RunError, WorkbenchError
+from workbench.errors import WorkbenchError
 from workbench.io import move_into_place
 
 MARKER = "workbench_export.json"
@@ -105,10 +105,7 @@ def export_run(run: str, out_dir, merge: bool = False, *, force: bool = False,
     from workbench.runs import get_run
 
     source_run = get_run(run)
-    state = source_run.status().get("state")
-    if state != "completed":
-        raise RunError(f"run '{source_run.name}' has not completed (it is {state}), so it has nothing "
-                       "final to export.", hint=f"Wait for it, or `workbench runs resume {source_run.name}`.")
+    source_run.finished_output()  # raises RunError for a run that has nothing final to export
     ref = model_ref(source_run.name)
     if dtype != "auto" and (not merge or ref.adapter is None):
         raise WorkbenchError(f"--dtype {dtype} applies to a merged export only; this export copies "

@@ -8,9 +8,9 @@
 Importing this package loads neither torch nor transformers; the functions do, on first use.
 """
 
-from workbench.models.hardware import Hardware, detect_hardware
+from workbench.models.hardware import METHODS, Hardware, detect_hardware
 from workbench.models.load import (
-    METHODS, ModelInfo, count_parameters, list_models, load_causal_lm, load_reward_model,
+    ModelInfo, count_parameters, list_models, load_causal_lm, load_reward_model,
     load_tokenizer, resolve_model,
 )
 from workbench.models.sources import (

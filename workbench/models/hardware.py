@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 PRECISIONS = ("auto", "fp32", "bf16")
+METHODS = ("lora", "qlora", "full")  # how a stage trains: a LoRA adapter, one on a 4-bit base, every weight
+PEFT_METHODS = ("lora", "qlora")  # the methods whose output is an adapter
 PRECISION_ENV = "WORKBENCH_PRECISION"
 DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}  # precision -> torch dtype name
 

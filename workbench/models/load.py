@@ -15,14 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.errors import ModelError
-from workbench.models.hardware import Hardware, detect_hardware
+from workbench.models.hardware import METHODS, Hardware, detect_hardware
 from workbench.models.sources import (
     DEFAULT_MODEL, DEFAULT_TOKENIZER, TINY_MODEL, build_tiny_model, default_model_dir,
     is_prepared, prepare_default_model, prepare_default_tokenizer, read_marker, tiny_model_dir,
 )
 from workbench.paths import models_dir
 
-METHODS = ("lora", "qlora", "full")
 HUB_ENV = "WORKBENCH_ALLOW_HUB"
 _UNKNOWN_HINT = ("Run `workbench models list` to see the models on this machine, pass a folder "
                  "with config.json and *.safetensors weights, or set WORKBENCH_ALLOW_HUB=1 to use "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.errors import ModelError, RunError
+from workbench.errors import RunError
 
 
 @dataclass
@@ -38,12 +38,7 @@ def model_ref(name: str, *, base: str | None = None) -> ModelRef:
         run = get_run(name)
     except RunError:
         return ModelRef(label=name, base=name, adapter=None, stage=None)
-    config, output = run.config(), run.output_dir()
-    if output is None:
-        state = run.status().get("state")
-        raise ModelError(f"run '{run.name}' has no trained output yet (it is {state})",
-                         hint="Wait for it to complete, or resume it: "
-                              f"`workbench runs resume {run.name}`.")
+    config, output = run.config(), run.finished_output()
     if output.name == "model":
         return ModelRef(label=run.name, base=str(output), adapter=None, stage=config.get("stage"),
                         run_name=run.name)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-KL_ESTIMATORS = ("k1", "k3", "abs", "mse")
+from workbench.rl import KL_ESTIMATORS
 
 
 # ------------------------------------------------------------------------------- masked statistics

@@ -14,16 +14,8 @@ def train(stage: str, *, wait: bool = False, allow_parallel: bool = False, confi
     Returns the `Run`; with `wait=True`, after it has ended.
     """
     from workbench.train import jobs
-    from workbench.train.config import RunConfig, config_class, replace
-    cls = config_class(stage)
-    if config is None:
-        base = cls()
-    elif isinstance(config, RunConfig):
-        base = config
-    else:
-        base = cls.load(config)
-    merged = cls.from_dict({**base.to_dict(), **settings, "stage": stage}, source="settings")
-    return jobs.start(merged, allow_parallel=allow_parallel, wait=wait)
+    from workbench.train.config import merge_config
+    return jobs.start(merge_config(stage, settings, config), allow_parallel=allow_parallel, wait=wait)
 
 
 __all__ = ["train"]

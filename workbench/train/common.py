@@ -10,6 +10,7 @@ from pathlib import Path
 from workbench.data import load_rows, split_rows
 from workbench.errors import ConfigError, DataError
 from workbench.io import move_into_place
+from workbench.models.hardware import PEFT_METHODS
 from workbench.runs import Run, get_run, now
 from workbench.train.config import RunConfig
 
@@ -126,12 +127,7 @@ def model_source(config: RunConfig) -> tuple[str, Path | None]:
     if not from_run:
         return config.model, None
     run = get_run(from_run)
-    if run.status().get("state") != "completed":
-        raise ConfigError(f"run '{from_run}' has not completed (it is {run.status().get('state')})",
-                          hint="Start from a completed SFT run; `workbench runs list` shows their states.")
-    output = run.output_dir()
-    if output is None:
-        raise ConfigError(f"run '{from_run}' has no adapter or model folder to start from")
+    output = run.finished_output()
     base = run.config().get("model", config.model)
     if output.name == "model":  # a full fine-tune: its folder is the new base
         return str(output), None
@@ -154,7 +150,7 @@ def policy_and_reference(config: RunConfig, base: str, adapter: Path | None, har
     from workbench.models import load_causal_lm
 
     model = load_causal_lm(base, method=config.method, hardware=hardware)
-    is_peft = config.method in ("lora", "qlora")
+    is_peft = config.method in PEFT_METHODS
     if adapter is None:
         return model, lora_config(config) if is_peft else None, None
     if is_peft:

@@ -11,16 +11,14 @@ by values chosen from the hardware.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import shlex
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from workbench.errors import ConfigError
-from workbench.models.hardware import PRECISIONS
-
-METHODS = ("lora", "qlora", "full")
+from workbench.models.hardware import METHODS, PRECISIONS
+from workbench.rl import KL_ESTIMATORS
 
 
 def knob(default, help: str):
@@ -339,7 +337,7 @@ class PPORunConfig(OnlineRunConfig):
     kl_coef: float = knob(0.05, "weight of the per-token KL penalty against the reference")
     kl_target: float | None = knob(None, "adaptive KL: target KL per answer (nats); empty = fixed kl_coef")
     kl_horizon: int = knob(10000, "adaptive KL: answers over which the coefficient adapts")
-    kl_estimator: str = knob("k1", "per-token KL estimator in the reward: k1, k3, abs or mse")
+    kl_estimator: str = knob("k1", f"per-token KL estimator in the reward: {', '.join(KL_ESTIMATORS)}")
     clip_range: float = knob(0.2, "PPO clip range of the probability ratio")
     value_clip_range: float = knob(0.2, "clip range of the value predictions")
     vf_coef: float = knob(0.1, "weight of the value loss")
@@ -358,7 +356,7 @@ class PPORunConfig(OnlineRunConfig):
             ("kl_coef", self.kl_coef >= 0, "must not be negative"),
             ("kl_target", self.kl_target is None or self.kl_target > 0, "must be positive"),
             ("kl_horizon", self.kl_horizon >= 1, "must be at least 1"),
-            ("kl_estimator", self.kl_estimator in ("k1", "k3", "abs", "mse"), "must be k1, k3, abs or mse"),
+            ("kl_estimator", self.kl_estimator in KL_ESTIMATORS, f"must be one of {', '.join(KL_ESTIMATORS)}"),
             ("clip_range", self.clip_range > 0, "must be positive"),
             ("value_clip_range", self.value_clip_range > 0, "must be positive"),
             ("vf_coef", self.vf_coef >= 0, "must not be negative"),
@@ -456,17 +454,20 @@ def config_class(stage: str) -> type[RunConfig]:
                           hint=f"Stages: {', '.join(STAGE_CONFIGS)}.") from None
 
 
-def load_run_config(path: str | Path) -> RunConfig:
-    """A saved config.yaml of any stage."""
-    import yaml
-    values = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    return config_class(values.get("stage", "")).from_dict(values, source=str(path))
-
-
-def replace(config: RunConfig, **changes) -> RunConfig:
-    return dataclasses.replace(config, **changes)
+def merge_config(stage: str, settings: dict, base=None, *, source: str = "settings") -> RunConfig:
+    """The `stage` config that `settings` (field -> value) make over `base`: a saved config.yaml
+    path, a config object, or None for the stage's defaults. Raises ConfigError naming `source`
+    for an unknown field or a bad value."""
+    cls = config_class(stage)
+    if base is None:
+        values = {}
+    elif isinstance(base, RunConfig):
+        values = base.to_dict()
+    else:
+        values = cls.load(base).to_dict()
+    return cls.from_dict({**values, **settings, "stage": stage}, source=source)
 
 
 __all__ = ["RunConfig", "SFTRunConfig", "RewardRunConfig", "DPORunConfig", "KTORunConfig", "OnlineRunConfig",
            "PPORunConfig", "RLOORunConfig", "GRPORunConfig", "STAGE_CONFIGS",
-           "config_class", "load_run_config", "replace", "METHODS", "field"]
+           "config_class", "merge_config", "field"]

@@ -9,9 +9,10 @@ full fine-tune from a LoRA SFT run folds the adapter in, and its reference is th
 
 from __future__ import annotations
 
+from workbench.models.hardware import PEFT_METHODS
+from workbench.runs import Run
 from workbench.train.common import (finish, model_source, policy_and_reference, report_cut, training_rows,
                                     trl_arguments)
-from workbench.runs import Run
 from workbench.train.config import DPORunConfig
 
 
@@ -66,7 +67,7 @@ def train(config: DPORunConfig, run: Run, resume_from=None) -> None:
     eval_set = (encode_pairs(tokenizer, eval_rows, config.max_length, "held-out", config.eval_data or config.data)
                 if eval_rows else None)
     model, peft, reference = policy_and_reference(config, base, adapter, hardware)
-    is_peft = config.method in ("lora", "qlora")
+    is_peft = config.method in PEFT_METHODS
     args = DPOConfig(**trl_arguments(config, run, hardware, len(train_set), eval_set is not None),
                      beta=config.beta, dataset_num_proc=None)
     trainer = pretokenized_trainer()(model=model, ref_model=reference, args=args, train_dataset=train_set, eval_dataset=eval_set,

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import random
 
+from workbench.models.hardware import PEFT_METHODS
+from workbench.runs import Run
 from workbench.train.common import (check_policy_run, finish, model_source, policy_and_reference, report_cut,
                                     training_rows, trl_arguments)
-from workbench.runs import Run
 from workbench.train.config import KTORunConfig
 
 
@@ -104,7 +105,7 @@ def train(config: KTORunConfig, run: Run, resume_from=None) -> None:
     train_set = unpaired_rows(train_rows)
     eval_set = unpaired_rows(eval_rows) if eval_rows else None
     model, peft, reference = policy_and_reference(config, base, adapter, hardware)
-    is_peft = config.method in ("lora", "qlora")
+    is_peft = config.method in PEFT_METHODS
     args = KTOConfig(**trl_arguments(config, run, hardware, len(train_rows), eval_set is not None),
                      beta=config.beta, desirable_weight=config.desirable_weight,
                      undesirable_weight=config.undesirable_weight, dataset_num_proc=None)

@@ -7,6 +7,7 @@ is recorded in status.json.
 
 from __future__ import annotations
 
+from workbench.models.hardware import PEFT_METHODS
 from workbench.runs import Run
 from workbench.train.common import finish, lora_config, report_cut, training_rows, trl_arguments
 from workbench.train.config import RewardRunConfig
@@ -47,7 +48,7 @@ def train(config: RewardRunConfig, run: Run, resume_from=None) -> None:
     model = load_reward_model(config.model, method=config.method, hardware=hardware)
     args = RewardConfig(**trl_arguments(config, run, hardware, len(train_set), eval_set is not None),
                         dataset_num_proc=None)
-    is_peft = config.method in ("lora", "qlora")
+    is_peft = config.method in PEFT_METHODS
     peft = lora_config(config, task_type="SEQ_CLS", modules_to_save=["score"]) if is_peft else None
     trainer = RewardTrainer(model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,
                             processing_class=tokenizer, peft_config=peft, callbacks=[RunFolderCallback(run)])

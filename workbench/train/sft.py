@@ -9,6 +9,7 @@ each row so that every row attends only to itself.
 
 from __future__ import annotations
 
+from workbench.models.hardware import PEFT_METHODS
 from workbench.runs import Run
 from workbench.train.common import finish, lora_config, training_rows, trl_arguments
 from workbench.train.config import SFTRunConfig
@@ -106,7 +107,7 @@ def train(config: SFTRunConfig, run: Run, resume_from=None) -> None:
         assistant_only_loss=False,  # the mask is already in the rows (assistant_masks)
         dataset_num_proc=None,
     )
-    is_peft = config.method in ("lora", "qlora")
+    is_peft = config.method in PEFT_METHODS
     # A GPU keeps TRL's fused head (Triton, and no [tokens, vocab] logits in memory).
     trainer_class = SFTTrainer if hardware.device == "cuda" else head_where_trained_trainer()
     trainer = trainer_class(model=model, args=args, train_dataset=train_set, eval_dataset=eval_set,

@@ -38,32 +38,32 @@ def run_job(run_dir: str | Path, resume: bool = False) -> int:
     from workbench.train.stages import train_stage
 
     run = Run(Path(run_dir))
-    if not is_main_process():
-        config = load_config(run)
-        train_stage(config, run, resume_from=run.last_checkpoint() if resume else None)
-        return 0
-    # A polite kill (closing the app, `kill PID`) becomes a stop: checkpoint, then exit.
-    signal.signal(signal.SIGTERM, lambda *_: run.stop_path.touch())
-    run.update_status(state="running", pid=os.getpid(), error=None,
-                      **({"resumed_at": now()} if resume else {"started_at": now()}))
+    main = is_main_process()
+    if main:
+        # A polite kill (closing the app, `kill PID`) becomes a stop: checkpoint, then exit.
+        signal.signal(signal.SIGTERM, lambda *_: run.stop_path.touch())
+        run.update_status(state="running", pid=os.getpid(), error=None,
+                          **({"resumed_at": now()} if resume else {"started_at": now()}))
     try:
         config = load_config(run)
         resume_from = run.last_checkpoint() if resume else None
-        if resume:
+        if resume and main:
             print(f"resuming from {resume_from or 'the start (no checkpoint was saved)'}", flush=True)
         train_stage(config, run, resume_from=resume_from)
     except BaseException as error:  # noqa: BLE001  (every ending must be recorded)
+        if not main:
+            raise
         traceback.print_exc()
         state = "stopped" if isinstance(error, KeyboardInterrupt) else "failed"
         run.update_status(state=state, error=failure_message(error), pid=None, finished_at=now())
         return 1
-    if run.raw_status().get("state") == "running":  # a stage that did not record its end
+    if main and run.raw_status().get("state") == "running":  # a stage that did not record its end
         run.update_status(state="completed", pid=None, finished_at=now())
     return 0
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workbench.train.worker")
+    parser = argparse.ArgumentParser(prog="python -m workbench.train.worker", allow_abbrev=False)
     parser.add_argument("run_dir")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
