@@ -74,7 +74,8 @@ def test_abbreviated_options_are_refused(argv, refusal):
 NOISY_COMPARE = """
 import logging, sys, warnings
 from workbench import cli
-compare = cli.cmd_compare
+from workbench.cli import evaluate
+compare = evaluate.cmd_compare
 
 def noisy(args):  # what bitsandbytes and transformers print on a machine that has their kernels
     logging.getLogger("bitsandbytes.backends.cpu.ops").warning(
@@ -82,7 +83,7 @@ def noisy(args):  # what bitsandbytes and transformers print on a machine that h
     warnings.warn("`some_argument` is deprecated", FutureWarning)
     return compare(args)
 
-cli.cmd_compare = noisy
+evaluate.cmd_compare = noisy
 sys.exit(cli.main(sys.argv[1:]))
 """
 

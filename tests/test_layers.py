@@ -106,7 +106,7 @@ def test_the_package_itself_imports_only_the_first_layer():
 
 
 # `workbench launch` starts the GUI: the one import of ui/ from inside the package, by its entry point.
-LAUNCHER = ("workbench/cli.py", "ui.app")
+LAUNCHER = ("workbench/cli/launch.py", "ui.app")
 
 
 def test_no_engine_module_imports_a_front_end():

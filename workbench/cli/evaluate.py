@@ -1,0 +1,152 @@
+"""The `compare`, `score`, `eval` and `export` commands."""
+
+from __future__ import annotations
+
+import sys
+
+from workbench.cli.common import EXIT_OK, add_precision_option, print_json
+
+
+def _sampling(args) -> dict:
+    return dict(seed=args.seed, temperature=args.temperature, top_p=args.top_p,
+                max_new_tokens=args.max_new_tokens)
+
+
+def cmd_compare(args) -> int:
+    from workbench.evaluate import Comparer, as_messages
+    messages = as_messages(args.prompt, system=args.system)
+    print(f"loading {args.models} ...", file=sys.stderr)
+    comparer = Comparer(args.models, base=args.base, reward_model=args.reward_model, precision=args.precision)
+    if args.json:
+        print_json([answer.to_dict() for answer in comparer.compare(messages, **_sampling(args))])
+        return EXIT_OK
+    for label in comparer.models:
+        print(f"=== {label}")
+        shown = ""
+        for text in comparer.stream(messages, model=label, **_sampling(args)):
+            sys.stdout.write(text[len(shown):] if text.startswith(shown) else "\n" + text)
+            sys.stdout.flush()
+            shown = text
+        answer = comparer.last_answers[label]
+        reward = comparer.score(messages, answer.text)
+        print(f"\n--- {answer.tokens} tokens in {answer.seconds:.1f} s"
+              + (f", reward {reward:.3f}" if reward is not None else "") + "\n")
+    return EXIT_OK
+
+
+def cmd_score(args) -> int:
+    from workbench.evaluate import as_messages
+    from workbench.models.score import RewardScorer
+    score = RewardScorer(args.reward_model, precision=args.precision).score(as_messages(args.prompt, system=args.system),
+                                                  args.response)
+    if args.json:
+        print_json({"reward_model": args.reward_model, "score": score})
+    else:
+        print(f"{score:.4f}")
+    return EXIT_OK
+
+
+def _fmt(value, spec=".4g") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def cmd_eval(args) -> int:
+    from workbench.evaluate import evaluate_file
+    from workbench.evaluate.evaluate import evals_dir
+    record = evaluate_file(args.models, args.data, reward_model=args.reward_model, base=args.base,
+                           max_rows=args.max_rows, seed=args.seed, max_new_tokens=args.max_new_tokens,
+                           temperature=args.temperature, precision=args.precision)
+    if args.json:
+        print_json(record)
+        return EXIT_OK
+    print(f"{'model':<28} {'loss':>8} {'ppl':>9} {'pref acc':>9} {'per tok':>8} {'reward':>8}")
+    for label, m in record["models"].items():
+        print(f"{label:<28} {_fmt(m.get('loss')):>8} {_fmt(m.get('perplexity')):>9} "
+              f"{_fmt(m.get('preference_accuracy'), '.3f'):>9} "
+              f"{_fmt(m.get('preference_accuracy_per_token'), '.3f'):>8} "
+              f"{_fmt(m.get('mean_reward'), '.3f'):>8}")
+    if any("preference_accuracy" in m for m in record["models"].values()):
+        print("pref acc: chosen more likely than rejected (summed log-likelihood, favours short answers); "
+              "per tok: the same per answer token")
+    if record["win_rates"]:
+        print("\nwin rates by reward score (ties count half; 95% Wilson interval):")
+    for row in record["win_rates"]:
+        print(f"  {row['model']} vs {row['opponent']}: {row['win_rate']:.2f} "
+              f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]  ({row['wins']} won, {row['losses']} lost, "
+              f"{row['ties']} tied of n={row['n']} prompts)")
+    print(f"\nsaved: {evals_dir() / (record['id'] + '.json')} (and in each run's evals/)")
+    return EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from workbench.evaluate import export_run
+    result = export_run(args.run, args.out, merge=args.merge, force=args.force, dtype=args.dtype)
+    if args.json:
+        print_json(result)
+    else:
+        saved = f", {result['dtype']} merged in fp32" if result.get("dtype") else ""
+        print(f"exported run {result['run']} ({result['kind']}{saved}, base {result['base']}) to {result['path']}: "
+              + ", ".join(result["files"]))
+    return EXIT_OK
+
+
+
+
+def _add_sampling_options(p) -> None:
+    p.add_argument("--seed", type=int, default=0, help="sampling seed; the same seed gives the same answer")
+    p.add_argument("--temperature", type=float, default=0.7, help="0 = greedy (default: 0.7)")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling cut (default: 1.0, off)")
+    p.add_argument("--max-new-tokens", type=int, default=128, help="answer length limit (default: 128)")
+
+
+def add_parsers(commands) -> None:
+    """compare, score, eval and export."""
+    models_help = "comma-separated: base, run names, model names (e.g. base,sft-1,dpo-2)"
+    p = commands.add_parser("compare", help="answer one prompt with several models side by side")
+    p.add_argument("--prompt", required=True, help="the user's message")
+    p.add_argument("--models", required=True, help=models_help)
+    p.add_argument("--system", help="an optional system message")
+    p.add_argument("--base", help="what 'base' means (default: the base of the runs listed)")
+    p.add_argument("--reward-model", help="a reward run that scores every answer")
+    _add_sampling_options(p)
+    add_precision_option(p)
+    p.add_argument("--json", action="store_true",
+                   help='print [{"model", "text", "tokens", "seconds", "reward"}]')
+    p.set_defaults(func=cmd_compare, loads_models=True)
+
+    p = commands.add_parser("score", help="a reward model's score of one answer to one prompt")
+    p.add_argument("--reward-model", required=True, help="a reward run")
+    p.add_argument("--prompt", required=True)
+    p.add_argument("--response", required=True)
+    p.add_argument("--system", help="an optional system message")
+    add_precision_option(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_score, loads_models=True)
+
+    p = commands.add_parser("eval", help="held-out loss, preference accuracy, reward and win rates")
+    p.add_argument("--models", required=True, help=models_help)
+    p.add_argument("--data", required=True,
+                   help="held-out file: sft -> loss; preference -> preference accuracy (and reward "
+                        "with --reward-model); prompts -> reward (needs --reward-model)")
+    p.add_argument("--reward-model", help="a reward run that scores each model's own answers")
+    p.add_argument("--base", help="what 'base' means (default: the base of the runs listed)")
+    p.add_argument("--max-rows", type=int, default=50, help="first N rows of the file (default: 50)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--temperature", type=float, default=0.0, help="for the generations; 0 = greedy (default)")
+    p.add_argument("--max-new-tokens", type=int, default=64, help="answer length limit (default: 64)")
+    add_precision_option(p)
+    p.add_argument("--json", action="store_true", help="print the whole saved result")
+    p.set_defaults(func=cmd_eval, loads_models=True)
+
+    p = commands.add_parser("export", help="write a run's adapter, or a merged standalone model folder")
+    p.add_argument("run")
+    p.add_argument("--out", required=True, help="target folder (must be empty or new)")
+    p.add_argument("--merge", action="store_true",
+                   help="fold the adapter into the base: a transformers folder that needs no peft")
+    p.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    from workbench.evaluate.export import EXPORT_DTYPES
+    p.add_argument("--dtype", choices=list(EXPORT_DTYPES), default="auto",
+                   help="what a --merge export is saved in (the merge itself is computed in fp32); "
+                        "auto = the dtype the base model is stored in")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_export, loads_models=True)
