@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT
 from workbench import feedback as fb
 from workbench.data import inspect_file, load_rows
-from workbench.errors import DataError
+from workbench.errors import ConfigError, DataError
 
 
 def pair(prompt="Why is the sky blue?", a="Rayleigh scattering.", b="Because it is.", models=("base", "base"),
@@ -71,9 +71,9 @@ def test_bad_judgements_and_names_are_refused(fresh_home):
         fb.record_judgement("mine", pair(a="same", b="same"), "left")
     with pytest.raises(DataError, match="tie has no better answer"):
         fb.record_judgement("mine", pair(), "tie", corrected="x")
-    with pytest.raises(fb.ConfigError, match="unknown choice"):
+    with pytest.raises(ConfigError, match="unknown choice"):
         fb.record_judgement("mine", pair(), "A")
-    with pytest.raises(fb.ConfigError, match="not a usable feedback dataset name"):
+    with pytest.raises(ConfigError, match="not a usable feedback dataset name"):
         fb.feedback_path("../escape")
     assert not fb.feedback_path("mine").exists()
 
@@ -134,7 +134,7 @@ def test_left_right_placement_is_random_and_recorded():
     # One model: two different seeds; the same rng seed repeats the session exactly.
     one = [fb.make_pair(comparer, "q", ["base"], random.Random(7)) for _ in range(2)]
     assert one[0] == one[1] and one[0].left.seed != one[0].right.seed
-    with pytest.raises(fb.ConfigError, match="greedy"):
+    with pytest.raises(ConfigError, match="greedy"):
         fb.make_pair(comparer, "q", ["base"], rng, temperature=0)
 
 
@@ -164,7 +164,7 @@ def test_merge_reports_agreement_and_cohens_kappa(fresh_home, capsys):
     assert (only["items"], only["agree"], only["raw"]) == (4, 3, 0.75)
     assert only["kappa"] == pytest.approx(7 / 11)
     assert len(fb.read_feedback("both")) == 9
-    with pytest.raises(fb.ConfigError, match="already exists"):
+    with pytest.raises(ConfigError, match="already exists"):
         fb.merge_feedback(["ana"], "both")
     # Three raters: the mean over rater pairs (carl agrees with ana on everything).
     rate("carl", "carl", "aabt")
