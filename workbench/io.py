@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 
 def write_json_atomic(path: Path, value) -> None:
@@ -85,3 +87,35 @@ def move_into_place(tmp: Path, target: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def built_aside(target: Path) -> Iterator[Path]:
+    """Yield an empty folder beside `target` to build in; on success it replaces `target`
+    (`move_into_place`), on any error (or Ctrl-C) it is removed and `target` is left as it was.
+
+    The folder's name carries this process's id, so two processes building the same target never
+    share one, and one left by a process that was killed mid-build is removed by the next build.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(target)
+    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        move_into_place(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _remove_stale_temps(target: Path) -> None:
+    """Temp folders left by a process that was killed mid-build (its pid is gone)."""
+    import psutil
+
+    for prefix in (f".{target.name}.tmp-", f".{target.name}.old-"):
+        for stale in target.parent.glob(prefix + "*"):
+            pid = stale.name[len(prefix):]
+            if pid.isdigit() and not psutil.pid_exists(int(pid)):
+                shutil.rmtree(stale, ignore_errors=True)

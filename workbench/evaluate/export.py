@@ -17,14 +17,13 @@ target and renamed into place, so a failed export leaves nothing that looks fini
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
 
 from workbench import paths
 from workbench.errors import WorkbenchError
-from workbench.io import move_into_place
+from workbench.io import built_aside
 
 MARKER = "workbench_export.json"
 _PICKLED = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
@@ -114,11 +113,7 @@ def export_run(run: str, out_dir, merge: bool = False, *, force: bool = False,
     save_dtype = export_dtype(dtype, ref.base) if merge and ref.adapter is not None else None
     out = Path(out_dir).expanduser()
     _check_out_dir(out, force, [source_run.path, paths.home(), Path.cwd()])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.export-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with built_aside(out) as tmp:
         if ref.adapter is None:  # a full fine-tune: its model folder is already standalone
             kind, base = "model", source_run.config().get("model")
             _copy_plain_files(Path(ref.base), tmp)
@@ -147,9 +142,6 @@ def export_run(run: str, out_dir, merge: bool = False, *, force: bool = False,
             "config": source_run.config(),
         }
         (tmp / MARKER).write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
-        move_into_place(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     info.pop("config")
     return {**info, "path": str(out), "files": sorted(p.name for p in out.iterdir())}
 

@@ -17,17 +17,14 @@ import copy
 import importlib.metadata
 import importlib.util
 import json
-import os
-import shutil
 import subprocess
 import sys
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from workbench.errors import ModelError
-from workbench.io import move_into_place
+from workbench.io import built_aside
 from workbench.paths import models_dir
 
 DEFAULT_MODEL = "smollm2-135m"
@@ -103,34 +100,6 @@ def _write_marker(folder: Path, **fields) -> None:
         transformers_version=transformers.__version__,
     )
     (folder / MARKER).write_text(json.dumps(fields, indent=2) + "\n")
-
-
-@contextmanager
-def _atomic_folder(target: Path) -> Iterator[Path]:
-    """Yield an empty temp folder beside `target`; on success it replaces `target` in one rename,
-    on any error (or Ctrl-C) it is removed and `target` is left as it was."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(target)
-    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
-        yield tmp
-        move_into_place(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _remove_stale_temps(target: Path) -> None:
-    """Temp folders left by a process that was killed mid-build (its pid is gone)."""
-    import psutil
-
-    for prefix in (f".{target.name}.tmp-", f".{target.name}.old-"):
-        for stale in target.parent.glob(prefix + "*"):
-            pid = stale.name[len(prefix):]
-            if pid.isdigit() and not psutil.pid_exists(int(pid)):
-                shutil.rmtree(stale, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- the GGUF source
@@ -225,7 +194,7 @@ def prepare_default_tokenizer(progress: Progress = print) -> Path:
     if is_prepared(target):
         return target
     tokenizer = _default_tokenizer(progress)
-    with _atomic_folder(target) as tmp:
+    with built_aside(target) as tmp:
         tokenizer.save_pretrained(tmp)
         _write_marker(tmp, kind="tokenizer", source=DEFAULT_MODEL)
     return target
@@ -247,7 +216,7 @@ def prepare_default_model(force: bool = False, progress: Progress = print) -> Pa
     tokenizer = _default_tokenizer(progress) if not force else _tokenizer_from_gguf(gguf)
     progress(f"Converting {gguf.name} to fp32 safetensors (once; about 30-40 s on a laptop CPU) ...")
     model = _model_from_gguf(gguf)
-    with _atomic_folder(target) as tmp:
+    with built_aside(target) as tmp:
         tokenizer.save_pretrained(tmp)
         model.save_pretrained(tmp)
         _drop_quantization_config(tmp / "config.json")
@@ -312,7 +281,7 @@ def build_tiny_model(force: bool = False, progress: Progress = print) -> Path:
 
     tokenizer = AutoTokenizer.from_pretrained(prepare_default_tokenizer(progress))
     model = _tiny_llama(vocab_size=len(tokenizer))
-    with _atomic_folder(target) as tmp:
+    with built_aside(target) as tmp:
         tokenizer.save_pretrained(tmp)
         model.save_pretrained(tmp)
         _write_marker(tmp, kind="tiny", seed=TINY_SEED, config=TINY_CONFIG,

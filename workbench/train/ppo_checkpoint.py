@@ -12,7 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
-from workbench.io import move_into_place, write_json_atomic
+from workbench.io import built_aside, write_json_atomic
 from workbench.runs import Run
 from workbench.train.config import PPORunConfig
 from workbench.train.ppo_actors import Actors, adapter_weights
@@ -25,19 +25,16 @@ def save_checkpoint(run: Run, actors: Actors, optimizer, step: int, kl_coef: flo
     import torch
     from safetensors.torch import save_file
     folder = run.checkpoints_dir / f"checkpoint-{step}"
-    tmp = run.checkpoints_dir / f".checkpoint-{step}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    actors.model.save_pretrained(str(tmp), selected_adapters=["default", "value"])
-    save_file({k: v.contiguous() for k, v in actors.value_head.state_dict().items()},
-              str(tmp / "value_head.safetensors"))
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    random_state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        random_state["cuda"] = torch.cuda.get_rng_state()
-    torch.save(random_state, tmp / "rng_state.pth")
-    write_json_atomic(tmp / "trainer_state.json", {"global_step": step, "kl_coef": kl_coef, "stage": "ppo"})
-    move_into_place(tmp, folder)
+    with built_aside(folder) as tmp:
+        actors.model.save_pretrained(str(tmp), selected_adapters=["default", "value"])
+        save_file({k: v.contiguous() for k, v in actors.value_head.state_dict().items()},
+                  str(tmp / "value_head.safetensors"))
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        random_state = {"torch": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            random_state["cuda"] = torch.cuda.get_rng_state()
+        torch.save(random_state, tmp / "rng_state.pth")
+        write_json_atomic(tmp / "trainer_state.json", {"global_step": step, "kl_coef": kl_coef, "stage": "ppo"})
     for old in run.checkpoints()[: -config.save_total_limit]:
         shutil.rmtree(old, ignore_errors=True)
     return folder
@@ -63,9 +60,7 @@ def load_checkpoint(folder: Path, actors: Actors, optimizer) -> tuple[int, float
 def save_policy(run: Run, actors: Actors, tokenizer) -> Path:
     """The policy adapter into the run's adapter/ folder (atomically), usable like an SFT run's."""
     target = run.adapter_dir
-    tmp = target.with_name(f".{target.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    actors.model.save_pretrained(str(tmp), selected_adapters=["default"])
-    tokenizer.save_pretrained(str(tmp))
-    move_into_place(tmp, target)
+    with built_aside(target) as tmp:
+        actors.model.save_pretrained(str(tmp), selected_adapters=["default"])
+        tokenizer.save_pretrained(str(tmp))
     return target
