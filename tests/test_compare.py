@@ -212,6 +212,19 @@ def test_cli_score_prints_the_reward(runs, capsys):
     assert float(out.strip()) == pytest.approx(expected, abs=1e-4)
 
 
+def test_score_many_keeps_the_order_of_its_pairs(runs):
+    """score_many batches rows of similar length together; every score still lands on its own pair."""
+    from workbench.models.score import RewardScorer
+    scorer = RewardScorer(runs["reward"], precision="fp32")
+    answers = ["Hello! How can I help you today with anything at all?", "Hi", "Sure, here is a long answer " * 6,
+               "Yes.", "A middling answer of a few words."]
+    pairs = [([{"role": "user", "content": f"Question {i}"}], a) for i, a in enumerate(answers)]
+    together = scorer.score_many(pairs, batch_size=2)
+    alone = [scorer.score_many([pair])[0] for pair in pairs]
+    assert together == pytest.approx(alone, abs=1e-4)
+    assert len(set(round(s, 4) for s in alone)) > 1  # distinct scores, so a shuffle would show
+
+
 def unfinished_run(runs) -> str:
     """A run folder that stopped before writing its adapter."""
     from workbench.runs import get_run, runs_root
