@@ -14,15 +14,10 @@ import threading
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
+from workbench.present import primary_file
 from workbench.widgets.common import guarded, notice
 
 BAR_STYLE = {"completed": "success", "failed": "danger", "stopped": "warning"}
-
-
-def primary_file(stage: str) -> str:
-    """The config field that takes the stage's training file (data for SFT, prompts for PPO, ...)."""
-    from workbench.train.config import config_class
-    return config_class(stage)().file_fields()[0]
 
 
 def redraw(widget: go.FigureWidget, figure: go.Figure) -> None:
