@@ -17,6 +17,7 @@ import gradio as gr
 
 from workbench.runs import run_names
 from ui.common import data_path, esc, guarded, notice, sample_file, sample_files
+from workbench.present import session_counter
 from ui.compare_tab import comparer_for, model_choices
 
 # Keyboard shortcuts, put in the page's <head> by ui.app.launch: a key clicks a Feedback button by
@@ -52,15 +53,8 @@ def _session(key: str | None):
 
 def counter_text(session) -> str:
     """The counter under the answers: the dataset's size, this session, and the reward model's view."""
-    c = session.counts()
-    parts = [f"**{esc(c['name'])}**: **{c['pairs']}** pairs for training", f"{c['ties']} ties",
-             f"{c['thumbs_up']} thumbs up, {c['thumbs_down']} down",
-             f"{c['retracted']} retracted", f"{c['session']} judged in this session", f"{session.left()} prompts left"]
-    agreement = c.get("reward_agreement")
-    if agreement and agreement["n"]:
-        parts.append(f"reward model {esc(agreement['model'])} agrees on {agreement['agree']}/{agreement['n']} "
-                     f"({agreement['share']:.0%})")
-    return " · ".join(parts)
+    counter = session_counter(session)
+    return f"**{esc(counter.name)}**: " + " · ".join(esc(fact) for fact in counter.facts)
 
 
 def show(session, status: str):
