@@ -8,29 +8,20 @@ and shows win rates. All of it is `workbench.evaluate`.
 
 from __future__ import annotations
 
-import threading
-
 import gradio as gr
 import pandas as pd
 
+from workbench.present import ComparerCache
 from workbench.runs import run_names
 from ui.common import data_path, esc, guarded, model_names, sample_files
 
 COLUMNS = 3
-_cache: dict = {"key": None, "comparer": None}
-_lock = threading.Lock()
+_comparers = ComparerCache()  # one for the app: the Compare and Feedback tabs share the loaded models
 
 
 def comparer_for(models: tuple[str, ...], base: str | None, reward_model: str | None):
     """One Comparer at a time: loading models is the slow part, so keep the last set."""
-    from workbench.evaluate import Comparer
-    key = (models, base or None, reward_model or None)
-    with _lock:
-        if _cache["key"] != key:
-            _cache.update(key=None, comparer=None)  # free the old models before loading new ones
-            _cache.update(key=key, comparer=Comparer(list(models), base=base or None,
-                                                      reward_model=reward_model or None))
-        return _cache["comparer"]
+    return _comparers.get(models, base=base, reward_model=reward_model)
 
 
 def precision_line() -> str:
