@@ -198,7 +198,7 @@ class Run:
         return self.stop_path.exists()
 
     def summary(self) -> dict:
-        """One line of the runs table: name, stage, base, state, step and the latest metrics."""
+        """One line of the runs table: name, stage, base, state, step, ETA and the latest metrics."""
         status, config = self.status(), self.config()
         last = {}
         for row in self.metrics():
@@ -212,6 +212,7 @@ class Run:
             "state": status.get("state"),
             "step": status.get("step", 0),
             "max_steps": status.get("max_steps"),
+            "eta_s": status.get("eta_s"),
             "started_at": status.get("started_at"),
             "updated_at": status.get("updated_at"),
             "error": status.get("error"),
