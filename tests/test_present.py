@@ -1,12 +1,13 @@
 """The three front ends state the same facts: one run folder, read by the GUI's run view, the
-notebook's launcher and the CLI, says the same state, step/total, ETA and final metrics in each."""
+notebook's launcher and the CLI, says the same state, step/total, ETA and final metrics in each;
+and every run picker offers the runs `workbench.present.run_choices` decides."""
 
 import os
 
 import pytest
 import yaml
 
-from workbench.present import run_status
+from workbench.present import run_choices, run_status
 from workbench.runs import new_run_folder
 
 pytest.importorskip("gradio")
@@ -67,3 +68,24 @@ def test_one_run_reads_the_same_in_the_gui_the_widget_and_the_cli(fresh_home, ca
     if state == "running":
         assert "[#########....." in shown["cli"] and 'style="width:30%"' in shown["gui"]
 
+
+def test_run_pickers_offer_what_each_purpose_can_load(fresh_home):
+    """A reward run scores answers: the model pickers leave it out (Comparer refuses it), the
+    reward-model pickers offer only it; a run without a trained output is offered nowhere."""
+    from ui.compare_tab import model_choices
+    from ui.train_tab import run_choices as field_choices
+    from workbench.widgets import CompareWidget
+    make_run("sft-done", output="adapter", state="completed", step=10, max_steps=10)
+    make_run("rm-done", stage="reward", output="model", state="completed", step=10, max_steps=10)
+    make_run("sft-stopped", state="stopped", step=2, max_steps=10)
+    make_run("rm-failed", stage="reward", output="model", state="failed", step=9, max_steps=10)
+    assert run_choices("answers") == ["sft-done"]
+    assert run_choices("start") == ["sft-done"]
+    assert run_choices("reward_model") == ["rm-done"]
+    with pytest.raises(ValueError, match="unknown run picker purpose"):
+        run_choices("chat")
+    # every front end's pickers: the GUI's Compare and Feedback tabs, its Train form, the widget
+    assert model_choices() == ["base", "sft-done"]
+    assert field_choices("reward_model") == ["", "rm-done"] and field_choices("from_run") == ["", "sft-done"]
+    widget = CompareWidget(["base"])
+    assert widget.models[0].options == ("", "base", "sft-done") and widget.reward_model.options == ("", "rm-done")

@@ -11,8 +11,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from workbench.present import ComparerCache
-from workbench.runs import run_names
+from workbench.present import ComparerCache, run_choices
 from ui.common import data_path, esc, guarded, model_names, sample_files
 
 COLUMNS = 3
@@ -33,7 +32,7 @@ def precision_line() -> str:
 
 
 def model_choices() -> list[str]:
-    return ["base"] + run_names(with_output=True)
+    return ["base"] + run_choices("answers")
 
 
 def score_text(model: str, answer, reward: float | None) -> str:
@@ -124,7 +123,7 @@ def build(ctx: dict) -> gr.Tab:
             base = gr.Dropdown(choices=model_names(), value=ctx["model"].value, allow_custom_value=True,
                                elem_id="compare-base",
                                label="Base model ('base' and runs without a base use it)")
-            reward = gr.Dropdown(choices=[""] + run_names(stage="reward", with_output=True), value="",
+            reward = gr.Dropdown(choices=[""] + run_choices("reward_model"), value="",
                                  label="Reward model (a reward run) to score answers; optional",
                                  elem_id="compare-reward")
             seed = gr.Number(value=0, precision=0, label="Seed (same for every model)", elem_id="compare-seed")
@@ -171,7 +170,7 @@ def build(ctx: dict) -> gr.Tab:
     def refresh(model):
         choices_now = model_choices()
         return (*(gr.update(choices=choices_now) for _ in pickers),
-                gr.update(choices=[""] + run_names(stage="reward", with_output=True)),
+                gr.update(choices=[""] + run_choices("reward_model")),
                 gr.update(choices=model_names()))
     tab.select(refresh, ctx["model"], [*pickers, reward, base], api_visibility="private")
     ctx["model"].change(lambda m: m, ctx["model"], base, api_visibility="private")

@@ -15,9 +15,8 @@ import uuid
 
 import gradio as gr
 
-from workbench.runs import run_names
 from ui.common import data_path, esc, guarded, notice, sample_file, sample_files
-from workbench.present import session_counter
+from workbench.present import run_choices, session_counter
 from ui.compare_tab import comparer_for, model_choices
 
 # Keyboard shortcuts, put in the page's <head> by ui.app.launch: a key clicks a Feedback button by
@@ -167,7 +166,7 @@ def build(ctx: dict) -> gr.Tab:
                                 label="Model whose answers you rate ('base' is the model above)")
             model_2 = gr.Dropdown(choices=[""] + choices, value="", allow_custom_value=True, elem_id="fb-model-2",
                                   label="Second model (optional: then each answers once)")
-            reward = gr.Dropdown(choices=[""] + run_names(stage="reward", with_output=True), value="",
+            reward = gr.Dropdown(choices=[""] + run_choices("reward_model"), value="",
                                  elem_id="fb-reward", label="Reward model to compare with (optional)")
         with gr.Row():
             prompts_text = gr.Textbox(lines=3, label="Prompts, one per line", elem_id="fb-prompts", scale=2,
@@ -235,6 +234,6 @@ def build(ctx: dict) -> gr.Tab:
     def refresh():
         now = model_choices()
         return (gr.update(choices=now), gr.update(choices=[""] + now),
-                gr.update(choices=[""] + run_names(stage="reward", with_output=True)))
+                gr.update(choices=[""] + run_choices("reward_model")))
     tab.select(refresh, None, [model, model_2, reward], api_visibility="private")
     return tab

@@ -247,19 +247,10 @@ def list_runs() -> list[Run]:
     return sorted(runs, key=lambda r: r.config_path.stat().st_mtime, reverse=True)
 
 
-def run_names(*, stage: str | None = None, exclude_stage: str | None = None,
-              with_output: bool = False) -> list[str]:
-    """Run names, newest first, for the front ends' pickers: only one stage's (or all but one),
-    and only runs with a trained adapter or model when with_output."""
-    names = []
-    for run in list_runs():
-        run_stage = run.config().get("stage")
-        if (stage and run_stage != stage) or (exclude_stage and run_stage == exclude_stage):
-            continue
-        if with_output and run.output_dir() is None:
-            continue
-        names.append(run.name)
-    return names
+def run_names() -> list[str]:
+    """Every run's name, newest first (what a picker of runs to look at lists; the pickers of
+    runs to load are `workbench.present.run_choices`)."""
+    return [run.name for run in list_runs()]
 
 
 def new_run_folder(stage: str, name: str | None) -> Run:

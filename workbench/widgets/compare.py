@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from workbench.present import ComparerCache
-from workbench.runs import run_names
+from workbench.present import ComparerCache, run_choices
 from workbench.widgets.common import esc, guarded, notice
 
 COLUMNS = 3
@@ -62,11 +61,11 @@ class CompareWidget(widgets.VBox):
         """Offer "base" and every run with a trained output (reward runs as the reward model only)."""
         models = models if models is not None else [d.value for d in self.models]
         reward_model = reward_model if reward_model is not None else self.reward_model.value
-        choices = ["", "base"] + run_names(exclude_stage="reward", with_output=True)
+        choices = ["", "base"] + run_choices("answers")
         for dropdown, value in zip(self.models, models):
             dropdown.options = list(dict.fromkeys(choices + ([value] if value else [])))
             dropdown.value = value
-        rewards = [""] + run_names(stage="reward", with_output=True)
+        rewards = [""] + run_choices("reward_model")
         self.reward_model.options = list(dict.fromkeys(rewards + ([reward_model] if reward_model else [])))
         self.reward_model.value = reward_model
 
