@@ -11,7 +11,8 @@ The order, first to last:
   5. train                              one module per stage, and the job runner
   6. evaluate                           comparison, evaluation, export
   7. feedback, charts                   collecting judgements; metric figures
-  8. cli, widgets, __main__             the front ends inside the package (ui/ sits above, outside)
+  8. present                            the facts the front ends show, as plain parts
+  9. cli, widgets, __main__             the front ends inside the package (ui/ sits above, outside)
 """
 
 import ast
@@ -29,6 +30,7 @@ LAYERS = (
     ("train",),
     ("evaluate",),
     ("feedback", "charts"),
+    ("present",),
     ("cli", "widgets", "__main__"),
 )
 LAYER_OF = {part: n for n, parts in enumerate(LAYERS) for part in parts}

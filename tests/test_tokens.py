@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from workbench.data.tokens import (chips_html, cut_prompt, cut_summary, encode_preference, encode_row, length_stats,
-                                   token_view)
+from workbench.data.tokens import cut_prompt, encode_preference, encode_row, length_stats, token_view
+from workbench.present import chips_html, cut_summary
 from workbench.models import load_tokenizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -15,7 +15,7 @@ import ipaddress
 import os
 
 from workbench import privacy  # noqa: F401 - analytics and telemetry off before gradio is imported
-from workbench.data.tokens import TOKEN_CSS
+from workbench.present import TOKEN_CSS
 from workbench.errors import ConfigError
 
 import gradio as gr  # noqa: E402

@@ -8,16 +8,15 @@ the console).
 
 from __future__ import annotations
 
-import functools
 import html
-import inspect
 import logging
 from pathlib import Path
 
 import gradio as gr
 
-from workbench import paths
-from workbench.errors import DataError, WorkbenchError, one_line
+from workbench import paths, present
+from workbench.errors import DataError
+from workbench.present import esc, notice, tokenizer_for  # noqa: F401 - the tabs take them from here
 
 log = logging.getLogger("workbench.ui")
 
@@ -30,45 +29,18 @@ UPLOAD_LIMIT = "200mb"
 
 def readable(error: BaseException) -> str:
     """One line a user can act on. Unexpected errors are logged with their traceback."""
-    if isinstance(error, WorkbenchError):
-        return one_line(error)
-    log.error("unexpected error in the app", exc_info=error)
-    text = one_line(error)
-    return text if text.startswith("Out of memory") else f"{text} (details in the console where the app runs)"
+    return present.readable(error, logger=log, details="details in the console where the app runs")
 
 
-def _raise_readable(error: Exception):
+def _raise_readable(error: Exception, *args, **kwargs):
     if isinstance(error, gr.Error):
         raise error
     # gr.Error renders its message as HTML: escape paths and file contents.
     raise gr.Error(html.escape(readable(error), quote=False), duration=30, print_exception=False) from None
 
 
-def guarded(fn):
-    """Wrap an event handler (function or generator) so its failure is a readable message."""
-    if inspect.isgeneratorfunction(fn):
-        @functools.wraps(fn)
-        def generator(*args, **kwargs):
-            try:
-                yield from fn(*args, **kwargs)
-            except Exception as error:  # noqa: BLE001 - every failure becomes a message
-                _raise_readable(error)
-        return generator
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except Exception as error:  # noqa: BLE001
-            _raise_readable(error)
-    return wrapper
-
-
-def notice(text: str, kind: str = "info") -> str:
-    """A status line for a Markdown component: kind is info | ok | error."""
-    # Plain text symbols: an emoji font is not on every machine (headless browsers show boxes).
-    icon = {"info": "", "ok": "✓ ", "error": "⚠ "}[kind]
-    return f"{icon}{text}"
+# Wrap an event handler (function or generator) so its failure is a readable message.
+guarded = present.guarded(_raise_readable)
 
 
 # ------------------------------------------------------------------ data files
@@ -120,14 +92,3 @@ def model_names() -> list[str]:
     """Model names a user can pick (prepared or not); hub ids can still be typed."""
     from workbench.models import list_models
     return [m.name for m in list_models() if m.kind != "hub"]
-
-
-@functools.lru_cache(maxsize=4)
-def tokenizer_for(model: str):
-    """Tokenizers load in a second or two; the app keeps the last few."""
-    from workbench.models import load_tokenizer
-    return load_tokenizer(model)
-
-
-def esc(text) -> str:
-    return html.escape(str(text), quote=True)

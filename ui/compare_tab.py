@@ -8,29 +8,19 @@ and shows win rates. All of it is `workbench.evaluate`.
 
 from __future__ import annotations
 
-import threading
-
 import gradio as gr
 import pandas as pd
 
-from workbench.runs import run_names
+from workbench.present import ComparerCache, run_choices
 from ui.common import data_path, esc, guarded, model_names, sample_files
 
 COLUMNS = 3
-_cache: dict = {"key": None, "comparer": None}
-_lock = threading.Lock()
+_comparers = ComparerCache()  # one for the app: the Compare and Feedback tabs share the loaded models
 
 
 def comparer_for(models: tuple[str, ...], base: str | None, reward_model: str | None):
     """One Comparer at a time: loading models is the slow part, so keep the last set."""
-    from workbench.evaluate import Comparer
-    key = (models, base or None, reward_model or None)
-    with _lock:
-        if _cache["key"] != key:
-            _cache.update(key=None, comparer=None)  # free the old models before loading new ones
-            _cache.update(key=key, comparer=Comparer(list(models), base=base or None,
-                                                      reward_model=reward_model or None))
-        return _cache["comparer"]
+    return _comparers.get(models, base=base, reward_model=reward_model)
 
 
 def precision_line() -> str:
@@ -42,7 +32,7 @@ def precision_line() -> str:
 
 
 def model_choices() -> list[str]:
-    return ["base"] + run_names(with_output=True)
+    return ["base"] + run_choices("answers")
 
 
 def score_text(model: str, answer, reward: float | None) -> str:
@@ -133,7 +123,7 @@ def build(ctx: dict) -> gr.Tab:
             base = gr.Dropdown(choices=model_names(), value=ctx["model"].value, allow_custom_value=True,
                                elem_id="compare-base",
                                label="Base model ('base' and runs without a base use it)")
-            reward = gr.Dropdown(choices=[""] + run_names(stage="reward", with_output=True), value="",
+            reward = gr.Dropdown(choices=[""] + run_choices("reward_model"), value="",
                                  label="Reward model (a reward run) to score answers; optional",
                                  elem_id="compare-reward")
             seed = gr.Number(value=0, precision=0, label="Seed (same for every model)", elem_id="compare-seed")
@@ -180,7 +170,7 @@ def build(ctx: dict) -> gr.Tab:
     def refresh(model):
         choices_now = model_choices()
         return (*(gr.update(choices=choices_now) for _ in pickers),
-                gr.update(choices=[""] + run_names(stage="reward", with_output=True)),
+                gr.update(choices=[""] + run_choices("reward_model")),
                 gr.update(choices=model_names()))
     tab.select(refresh, ctx["model"], [*pickers, reward, base], api_visibility="private")
     ctx["model"].change(lambda m: m, ctx["model"], base, api_visibility="private")

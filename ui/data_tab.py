@@ -13,6 +13,7 @@ from ui.common import (
     DATA_SUFFIXES, data_path, esc, guarded, keep_upload, notice, sample_files, tokenizer_for,
 )
 from workbench.errors import WorkbenchError
+from workbench.present import data_summary
 
 HISTOGRAM_ROWS = 2000  # token lengths of the first rows only: a big file should not stall the page
 PREVIEW_ROWS = 5
@@ -24,16 +25,12 @@ def problems_table(report) -> pd.DataFrame:
 
 
 def summary_text(report) -> str:
-    name = report.path.rsplit("/", 1)[-1]
-    problems = max(report.error_count, len(report.errors))
-    text = (f"**{esc(name)}** · format **{report.format or 'not recognised'}** · task "
-            f"**{report.task or '-'}** · {report.rows} rows: {report.valid_rows} usable, {problems} with problems")
-    if report.task_problem:
-        text += f"\n\n{notice(esc(report.task_problem), 'error')}"
-    elif report.train_with():
-        text += f"\n\nTrain it with {report.train_with()}."
-    if not report.usable():
-        text += f"\n\n{notice(esc(report.hint() or 'No row is usable.'), 'error')}"
+    s = data_summary(report)
+    text = f"**{esc(s.name)}** · format **{esc(s.format)}** · task **{esc(s.task)}** · {s.counts}"
+    for warning in s.warnings:
+        text += f"\n\n{notice(esc(warning), 'error')}"
+    if s.train_with:
+        text += f"\n\nTrain it with {s.train_with}."
     return text
 
 

@@ -15,8 +15,8 @@ import uuid
 
 import gradio as gr
 
-from workbench.runs import run_names
 from ui.common import data_path, esc, guarded, notice, sample_file, sample_files
+from workbench.present import run_choices, session_counter
 from ui.compare_tab import comparer_for, model_choices
 
 # Keyboard shortcuts, put in the page's <head> by ui.app.launch: a key clicks a Feedback button by
@@ -52,15 +52,8 @@ def _session(key: str | None):
 
 def counter_text(session) -> str:
     """The counter under the answers: the dataset's size, this session, and the reward model's view."""
-    c = session.counts()
-    parts = [f"**{esc(c['name'])}**: **{c['pairs']}** pairs for training", f"{c['ties']} ties",
-             f"{c['thumbs_up']} thumbs up, {c['thumbs_down']} down",
-             f"{c['retracted']} retracted", f"{c['session']} judged in this session", f"{session.left()} prompts left"]
-    agreement = c.get("reward_agreement")
-    if agreement and agreement["n"]:
-        parts.append(f"reward model {esc(agreement['model'])} agrees on {agreement['agree']}/{agreement['n']} "
-                     f"({agreement['share']:.0%})")
-    return " · ".join(parts)
+    counter = session_counter(session)
+    return f"**{esc(counter.name)}**: " + " · ".join(esc(fact) for fact in counter.facts)
 
 
 def show(session, status: str):
@@ -173,7 +166,7 @@ def build(ctx: dict) -> gr.Tab:
                                 label="Model whose answers you rate ('base' is the model above)")
             model_2 = gr.Dropdown(choices=[""] + choices, value="", allow_custom_value=True, elem_id="fb-model-2",
                                   label="Second model (optional: then each answers once)")
-            reward = gr.Dropdown(choices=[""] + run_names(stage="reward", with_output=True), value="",
+            reward = gr.Dropdown(choices=[""] + run_choices("reward_model"), value="",
                                  elem_id="fb-reward", label="Reward model to compare with (optional)")
         with gr.Row():
             prompts_text = gr.Textbox(lines=3, label="Prompts, one per line", elem_id="fb-prompts", scale=2,
@@ -241,6 +234,6 @@ def build(ctx: dict) -> gr.Tab:
     def refresh():
         now = model_choices()
         return (gr.update(choices=now), gr.update(choices=[""] + now),
-                gr.update(choices=[""] + run_names(stage="reward", with_output=True)))
+                gr.update(choices=[""] + run_choices("reward_model")))
     tab.select(refresh, None, [model, model_2, reward], api_visibility="private")
     return tab

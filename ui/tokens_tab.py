@@ -2,7 +2,8 @@
 
 Trained tokens (the loss is computed on them) look different from masked ones, and the point
 where `max_length` cuts the row is marked (the end of an SFT row; the start of a preference row's
-prompt). The view comes from `workbench.data.tokens.token_view`, the same code the stages train with.
+prompt). The view comes from `workbench.data.tokens.token_view`, the same code the stages train with;
+its facts and chips from `workbench.present`.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 import gradio as gr
 
 from ui.common import data_path, esc, guarded, tokenizer_for
-from workbench.data.tokens import chips_html, cut_summary  # shared with the Jupyter token viewer
+from workbench.present import chips_html, token_stats  # shared with the Jupyter token viewer
 
 
 def stats_text(view: dict, row_number: int, line, model: str) -> str:
-    cut = cut_summary(view)
-    return (f"Row {row_number} (file line {line}) through **{esc(model)}**: **{view['n_tokens']} tokens**, "
-            f"**{view['n_trained']} trained**; {cut}.")
+    s = token_stats(view, row_number, line, model)
+    return (f"Row {s.row} (file line {s.line}) through **{esc(s.model)}**: **{s.tokens} tokens**, "
+            f"**{s.trained} trained**; {esc(s.cut)}.")
 
 
 @guarded

@@ -13,7 +13,8 @@ from dataclasses import fields
 
 import gradio as gr
 
-from workbench import charts
+from workbench import charts, present
+from workbench.present import primary_file
 from workbench.runs import run_names
 from ui.common import esc, guarded, model_names, notice, readable
 from ui.runview import progress_html, samples_table, status_text
@@ -95,14 +96,8 @@ def is_run_field(name: str) -> bool:
 
 
 def run_choices(name: str) -> list[str]:
-    """Runs a run field can name: finished ones; a reward model must be a reward run."""
-    return [""] + run_names(stage="reward" if name.startswith("reward") else None, with_output=True)
-
-
-def primary_file(stage: str) -> str:
-    """The field that takes the stage's training file (data for SFT, prompts for PPO, ...)."""
-    from workbench.train.config import config_class
-    return config_class(stage)().file_fields()[0]
+    """Runs a run field can name: a reward model is a reward run; from_run a policy run."""
+    return [""] + present.run_choices("reward_model" if name.startswith("reward") else "start")
 
 
 def _optional(f) -> bool:

@@ -198,7 +198,7 @@ class Run:
         return self.stop_path.exists()
 
     def summary(self) -> dict:
-        """One line of the runs table: name, stage, base, state, step and the latest metrics."""
+        """One line of the runs table: name, stage, base, state, step, ETA and the latest metrics."""
         status, config = self.status(), self.config()
         last = {}
         for row in self.metrics():
@@ -212,6 +212,7 @@ class Run:
             "state": status.get("state"),
             "step": status.get("step", 0),
             "max_steps": status.get("max_steps"),
+            "eta_s": status.get("eta_s"),
             "started_at": status.get("started_at"),
             "updated_at": status.get("updated_at"),
             "error": status.get("error"),
@@ -246,19 +247,10 @@ def list_runs() -> list[Run]:
     return sorted(runs, key=lambda r: r.config_path.stat().st_mtime, reverse=True)
 
 
-def run_names(*, stage: str | None = None, exclude_stage: str | None = None,
-              with_output: bool = False) -> list[str]:
-    """Run names, newest first, for the front ends' pickers: only one stage's (or all but one),
-    and only runs with a trained adapter or model when with_output."""
-    names = []
-    for run in list_runs():
-        run_stage = run.config().get("stage")
-        if (stage and run_stage != stage) or (exclude_stage and run_stage == exclude_stage):
-            continue
-        if with_output and run.output_dir() is None:
-            continue
-        names.append(run.name)
-    return names
+def run_names() -> list[str]:
+    """Every run's name, newest first (what a picker of runs to look at lists; the pickers of
+    runs to load are `workbench.present.run_choices`)."""
+    return [run.name for run in list_runs()]
 
 
 def new_run_folder(stage: str, name: str | None) -> Run:

@@ -7,6 +7,7 @@ import sys
 
 from workbench.cli.common import EXIT_OK, EXIT_UNUSABLE, print_json
 from workbench.errors import WorkbenchError
+from workbench.present import data_summary, token_stats
 
 
 def cmd_data_inspect(args) -> int:
@@ -15,13 +16,13 @@ def cmd_data_inspect(args) -> int:
     if args.json:
         print_json(report.to_json(sample=args.sample))
     else:
-        summary = report.to_json(sample=args.sample)
+        summary, facts = report.to_json(sample=args.sample), data_summary(report)
         print(f"file:    {report.path}")
-        print(f"format:  {report.format or 'not recognised'}")
-        print(f"task:    {report.task or '-'}")
-        print(f"rows:    {report.rows} ({report.valid_rows} valid, {len(report.errors)} with problems)")
-        if report.train_with() and not report.task_problem:
-            print(f"train:   {report.train_with().replace('`', '')}")
+        print(f"format:  {facts.format}")
+        print(f"task:    {facts.task}")
+        print(f"rows:    {facts.rows} ({facts.usable} valid, {facts.problems} with problems)")
+        if facts.train_with:
+            print(f"train:   {facts.train_with.replace('`', '')}")
         if report.feedback:
             fb = report.feedback
             print(f"feedback: {fb['judgements']} judgements ({fb['pairs']} pairs, {fb['ties']} ties), "
@@ -34,8 +35,8 @@ def cmd_data_inspect(args) -> int:
         if summary.get("sample"):
             print("first row, canonical form:")
             print("  " + json.dumps(summary["sample"][0], ensure_ascii=False)[:600])
-        if not report.usable() and summary.get("hint"):
-            print(f"hint: {summary['hint']}")
+        for warning in facts.warnings:
+            print(f"hint: {warning}")
     return EXIT_OK if report.usable() else EXIT_UNUSABLE
 
 
@@ -57,7 +58,7 @@ def _highlight(view: dict, color: bool) -> str:
 
 def cmd_data_tokens(args) -> int:
     from workbench.data import load_rows
-    from workbench.data.tokens import cut_summary, length_stats, token_view
+    from workbench.data.tokens import length_stats, token_view
     from workbench.models import load_tokenizer
     rows = load_rows(args.file, max_chars=args.max_chars)
     if not 1 <= args.row <= len(rows):
@@ -76,7 +77,8 @@ def cmd_data_tokens(args) -> int:
     print(f"row {args.row} (line {row.get('_line')}) through {args.model}'s chat template;"
           f" trained tokens {'highlighted' if sys.stdout.isatty() else 'in [brackets]'}:\n")
     print(_highlight(view, sys.stdout.isatty()))
-    print(f"\n{view['n_tokens']} tokens, {view['n_trained']} trained; {cut_summary(view)}")
+    facts = token_stats(view, args.row, row.get("_line"), args.model)
+    print(f"\n{facts.tokens} tokens, {facts.trained} trained; {facts.cut}")
     if args.show_ids:
         for token in view["tokens"]:
             flag = "T" if token["trained"] else "-"

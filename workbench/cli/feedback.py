@@ -6,13 +6,13 @@ import sys
 
 from workbench.cli.common import EXIT_OK, print_json
 from workbench.cli.runs import follow
+from workbench.present import feedback_facts
 
 
 def _print_feedback(stats: dict) -> None:
     raters = ", ".join(f"{name} {n}" for name, n in stats["raters"].items()) or "none"
-    print(f"{stats['name']}: {stats['pairs']} pairs for training, {stats['ties']} ties, "
-          f"{stats['thumbs_up']} thumbs up, {stats['thumbs_down']} down, "
-          f"{stats['retracted']} retracted, {stats['corrected']} corrected; raters: {raters}")
+    facts = feedback_facts(stats) + [f"{stats['corrected']} corrected"]
+    print(f"{stats['name']}: {', '.join(facts)}; raters: {raters}")
 
 
 def cmd_feedback_list(args) -> int:

@@ -9,6 +9,7 @@ import sys
 
 from workbench.cli.common import EXIT_OK, EXIT_UNUSABLE, print_json
 from workbench.errors import WorkbenchError
+from workbench.present import run_status
 
 
 def _add_config_options(parser: argparse.ArgumentParser, cls) -> None:
@@ -37,17 +38,19 @@ def _add_config_options(parser: argparse.ArgumentParser, cls) -> None:
                             metavar=None if choices else f.name.upper(), help=help_text)
 
 
-def _progress_printer():
+def progress_line(name: str, status: dict, width: int = 30) -> str:
+    """A run's progress as one terminal line: a bar, step/total, state, ETA."""
+    s = run_status(name, status)
+    filled = int(width * s.done)
+    return f"[{'#' * filled}{'.' * (width - filled)}] {s.steps} {s.state}" + (f"  {s.eta}" if s.eta else "")
+
+
+def _progress_printer(name: str):
     """A one-line progress bar for a run, fed with status dicts."""
     state = {"last": None}
 
     def show(status: dict) -> None:
-        step, total = status.get("step") or 0, status.get("max_steps") or 0
-        width = 30
-        filled = int(width * step / total) if total else 0
-        eta = status.get("eta_s")
-        line = (f"\r[{'#' * filled}{'.' * (width - filled)}] {step}/{total or '?'} "
-                f"{status.get('state', '')}" + (f"  ETA {eta:.0f}s" if eta else ""))
+        line = "\r" + progress_line(name, status)
         if line != state["last"]:
             sys.stderr.write(line.ljust(70))
             sys.stderr.flush()
@@ -78,7 +81,7 @@ def cmd_train(args) -> int:
 def follow(run, as_json: bool) -> int:
     """Show progress until the run ends; Ctrl-C asks for a stop (it checkpoints first)."""
     from workbench.train import jobs
-    show = _progress_printer()
+    show = _progress_printer(run.name)
     try:
         jobs.wait_for(run, on_progress=show)
     except KeyboardInterrupt:
@@ -95,11 +98,12 @@ def follow(run, as_json: bool) -> int:
 
 
 def _print_run(summary: dict) -> None:
-    print(f"run {summary['name']}: {summary['state']} at step {summary['step']}/{summary['max_steps']}")
-    if summary.get("error"):
-        print(f"  error: {summary['error']}")
-    for key, value in sorted((summary.get("final") or {}).items()):
-        print(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
+    s = run_status(summary["name"], summary)
+    print(f"run {s.name}: {s.state} at step {s.steps}" + (f", {s.eta}" if s.eta else ""))
+    if s.error:
+        print(f"  error: {s.error}")
+    for key, value in s.metrics:
+        print(f"  {key}: {value}")
 
 
 def cmd_runs_list(args) -> int:

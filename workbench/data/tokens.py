@@ -13,7 +13,6 @@ template whose rendering of a prefix is a prefix of the whole, which is what gen
 
 from __future__ import annotations
 
-import html
 import statistics
 from dataclasses import dataclass
 
@@ -147,81 +146,6 @@ def token_view(tokenizer, row: dict, *, max_length: int | None = None,
         "left_out": left_out,
         "longest_answer": longest,
     }
-
-
-def cut_summary(view: dict) -> str:
-    """One phrase, shared by the front ends, for what max_length does to a `token_view` row."""
-    limit = view["max_length"]
-    if limit is None:
-        return "no max_length"
-    if view["left_out"]:
-        return (f"its longest answer ({view['longest_answer']} tokens) leaves no room for its prompt in "
-                f"max_length {limit}, so the reward, DPO and KTO stages leave this row out")
-    if view["cut_before"]:
-        return (f"max_length {limit} drops the first {view['cut_before']} prompt tokens "
-                f"and keeps the answers whole")
-    if view["cut_at"] is not None:
-        return f"max_length {limit} cuts it at token {view['cut_at']}"
-    return f"max_length {limit} keeps all of it"
-
-
-# ---------------------------------------------------------------- drawing a token view as HTML
-# The GUI's Tokenization tab and the Jupyter token viewer draw the same chips from here.
-
-MAX_CHIPS = 2000  # a browser draws a few thousand spans comfortably; longer rows are summarised
-
-TOKEN_CSS = """
-.tok-legend { display: flex; gap: 8px; margin-bottom: 8px; font-size: 0.85em; }
-.tok-chips { display: flex; flex-wrap: wrap; gap: 6px 3px; font-family: ui-monospace, monospace; font-size: 0.85em;
-             line-height: 1.2; }
-.tok { display: inline-flex; flex-direction: column; align-items: center; padding: 2px 4px; border-radius: 4px;
-       border: 1px solid transparent; white-space: pre; }
-.tok sub { font-size: 0.7em; opacity: 0.65; }
-.tok.trained { background: #bbf7d0; border-color: #16a34a; color: #052e16; font-weight: 600; }
-.tok.masked { background: #f3f4f6; border-color: #d1d5db; color: #6b7280; }
-.tok.truncated { background: #fee2e2; border-color: #fca5a5; color: #9ca3af; text-decoration: line-through; }
-.tok-cut { align-self: stretch; padding: 2px 6px; border-left: 3px solid #dc2626; color: #dc2626; font-weight: 700; }
-.tok-more { color: #6b7280; font-style: italic; padding: 2px 6px; }
-"""
-
-LEGEND = ('<div class="tok-legend"><span class="tok trained">trained</span>'
-          '<span class="tok masked">masked (no loss)</span>'
-          '<span class="tok masked truncated">cut by max_length</span></div>')
-
-
-def _esc(text) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def chip_text(text: str) -> str:
-    """Make whitespace visible: a space is a middle dot, a newline a return arrow."""
-    return _esc(text.replace(" ", "·").replace("\n", "↵").replace("\t", "→")) or "∅"
-
-
-def chips_html(view: dict, limit: int = MAX_CHIPS) -> str:
-    """The token chips of a `token_view` result, with a cut marker where max_length cuts.
-
-    Styled by the classes in TOKEN_CSS (trained, masked, truncated), which the page supplies.
-    """
-    parts = [LEGEND, '<div class="tok-chips">']
-    for token in view["tokens"][:limit]:
-        if view["cut_at"] is not None and token["index"] == view["cut_at"]:
-            parts.append(f'<span class="tok-cut" title="the trainer never sees what follows">'
-                         f'✂ max_length {view["max_length"]}</span>')
-        if view.get("cut_before") and not view.get("left_out") and token["index"] == view["cut_before"]:
-            parts.append(f'<span class="tok-cut" title="the trainer never sees what precedes">'
-                         f'✂ max_length {view["max_length"]}</span>')
-        kind = "trained" if token["trained"] else "masked"
-        if token["truncated"]:
-            kind += " truncated"
-        title = f"#{token['index']} id {token['id']} · {'trained' if token['trained'] else 'masked'}"
-        parts.append(f'<span class="tok {kind}" title="{_esc(title)}">'
-                     f'<span class="tok-text">{chip_text(token["text"])}</span>'
-                     f'<sub class="tok-id">{token["id"]}</sub></span>')
-    if len(view["tokens"]) > limit:
-        parts.append(f'<span class="tok-more">… {len(view["tokens"]) - limit} more tokens</span>')
-    parts.append("</div>")
-    return "".join(parts)
 
 
 def length_stats(tokenizer, rows: list[dict], *, max_length: int | None = None) -> dict:

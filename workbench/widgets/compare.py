@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
-from workbench.runs import run_names
+from workbench.present import ComparerCache, run_choices
 from workbench.widgets.common import esc, guarded, notice
 
 COLUMNS = 3
@@ -34,8 +34,7 @@ class CompareWidget(widgets.VBox):
                  max_new_tokens: int = 64, precision: str = "auto"):
         from workbench.models.hardware import precision_choices
         self.base = base
-        self.comparer = None
-        self._key = None
+        self._comparers = ComparerCache()
         chosen = list(models or ["base"])[:COLUMNS]
         self.models = [widgets.Dropdown(description=f"Model {i + 1}") for i in range(COLUMNS)]
         self.reward_model = widgets.Dropdown(description="Reward model")
@@ -62,24 +61,23 @@ class CompareWidget(widgets.VBox):
         """Offer "base" and every run with a trained output (reward runs as the reward model only)."""
         models = models if models is not None else [d.value for d in self.models]
         reward_model = reward_model if reward_model is not None else self.reward_model.value
-        choices = ["", "base"] + run_names(exclude_stage="reward", with_output=True)
+        choices = ["", "base"] + run_choices("answers")
         for dropdown, value in zip(self.models, models):
             dropdown.options = list(dict.fromkeys(choices + ([value] if value else [])))
             dropdown.value = value
-        rewards = [""] + run_names(stage="reward", with_output=True)
+        rewards = [""] + run_choices("reward_model")
         self.reward_model.options = list(dict.fromkeys(rewards + ([reward_model] if reward_model else [])))
         self.reward_model.value = reward_model
 
+    @property
+    def comparer(self):
+        """The Comparer of the last comparison (None before the first)."""
+        return self._comparers.comparer
+
     def _comparer(self, models: tuple[str, ...], reward_model: str | None):
         """The Comparer for these models; loading is the slow part, so the last one is kept."""
-        from workbench.evaluate import Comparer
-        key = (models, reward_model, self.precision.value)
-        if key != self._key:
-            self.comparer, self._key = None, None  # free the old models before loading new ones
-            self.comparer = Comparer(list(models), base=self.base, reward_model=reward_model,
-                                     precision=self.precision.value)
-            self._key = key
-        return self.comparer
+        return self._comparers.get(models, base=self.base, reward_model=reward_model,
+                                   precision=self.precision.value)
 
     @guarded
     def compare(self, prompt: str | None = None) -> list:

@@ -8,6 +8,7 @@ import re
 
 import ipywidgets as widgets
 
+from workbench.present import data_summary
 from workbench.widgets.common import esc, guarded, notice
 
 PREVIEW_ROWS = 3
@@ -16,16 +17,12 @@ ACCEPT = ".jsonl,.json,.gz,.csv,.parquet"
 
 def summary_html(report) -> str:
     """One line: file, format, task, rows usable and with problems (plus what to do if unusable)."""
-    name = report.path.rsplit("/", 1)[-1]
-    problems = max(report.error_count, len(report.errors))
-    text = (f"<b>{esc(name)}</b> · format <b>{esc(report.format or 'not recognised')}</b> · task "
-            f"<b>{esc(report.task or '-')}</b> · {report.rows} rows: {report.valid_rows} usable, "
-            f"{problems} with problems")
-    for problem in (report.task_problem, None if report.usable() else report.hint() or "No row is usable."):
-        if problem:
-            text += "<br>" + notice(problem, "error")
-    if report.train_with() and not report.task_problem:
-        text += "<br>Train it with " + re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(report.train_with())) + "."
+    s = data_summary(report)
+    text = f"<b>{esc(s.name)}</b> · format <b>{esc(s.format)}</b> · task <b>{esc(s.task)}</b> · {s.counts}"
+    for warning in s.warnings:
+        text += "<br>" + notice(warning, "error")
+    if s.train_with:
+        text += "<br>Train it with " + re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(s.train_with)) + "."
     return text
 
 

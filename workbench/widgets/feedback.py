@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipywidgets as widgets
 
+from workbench.present import session_counter
 from workbench.widgets.common import esc, guarded, notice
 
 LABELS = {"left": "A is better", "right": "B is better", "tie": "Tie", "skip": "Skip"}
@@ -87,14 +88,8 @@ class FeedbackWidget(widgets.VBox):
             self.answers[1].value = _box("B", pair.right.text)
         if not keep_correction:
             self.correction.value = ""
-        c = self.session.counts()
-        line = f"<b>{esc(c['name'])}</b>: {c['pairs']} pairs for training · {c['ties']} ties · " \
-               f"{c['thumbs_up']} thumbs up, {c['thumbs_down']} down · " \
-               f"{c['retracted']} retracted · {c['session']} judged here · {self.session.left()} prompts left"
-        agreement = c.get("reward_agreement")
-        if agreement and agreement["n"]:
-            line += f" · reward model agrees on {agreement['agree']}/{agreement['n']} ({agreement['share']:.0%})"
-        self.counter.value = line
+        counter = session_counter(self.session)
+        self.counter.value = f"<b>{esc(counter.name)}</b>: " + " · ".join(esc(fact) for fact in counter.facts)
         self.status.value = notice(status, "ok")
 
     @guarded

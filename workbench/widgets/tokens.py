@@ -1,28 +1,20 @@
 """The token mask viewer: one row of a data file through the model's chat template, each token a
 chip, trained tokens green and masked ones grey. The view is `workbench.data.tokens.token_view`
-(the same code the SFT stage trains with) drawn by `chips_html` (the same chips as the GUI)."""
+(the same code the SFT stage trains with) drawn by `workbench.present.chips_html` (the same
+chips as the GUI)."""
 
 from __future__ import annotations
 
-import functools
-
 import ipywidgets as widgets
 
+from workbench.present import TOKEN_CSS, chips_html, token_stats, tokenizer_for
 from workbench.widgets.common import esc, guarded, notice
 
 
-@functools.lru_cache(maxsize=4)
-def tokenizer_for(model: str):
-    """Tokenizers take a second or two to load; keep the last few."""
-    from workbench.models import load_tokenizer
-    return load_tokenizer(model)
-
-
 def stats_html(view: dict, row_number: int, line, model: str) -> str:
-    from workbench.data.tokens import cut_summary
-    cut = cut_summary(view)
-    return (f"Row {row_number} (file line {line}) through <b>{esc(model)}</b>: <b>{view['n_tokens']} tokens</b>, "
-            f"<b>{view['n_trained']} trained</b>; {esc(cut)}.")
+    s = token_stats(view, row_number, line, model)
+    return (f"Row {s.row} (file line {s.line}) through <b>{esc(s.model)}</b>: <b>{s.tokens} tokens</b>, "
+            f"<b>{s.trained} trained</b>; {esc(s.cut)}.")
 
 
 class TokenViewer(widgets.VBox):
@@ -31,7 +23,6 @@ class TokenViewer(widgets.VBox):
 
     def __init__(self, path: str | None = None, model: str | None = None, row: int = 1,
                  max_length: int | None = None, assistant_only: bool = True):
-        from workbench.data.tokens import TOKEN_CSS
         from workbench.models import DEFAULT_MODEL
         from workbench.train.config import DEFAULT_MAX_LENGTH
         self.path = widgets.Text(value=str(path or ""), description="Data file", placeholder="sample_data/sft.jsonl",
@@ -57,7 +48,7 @@ class TokenViewer(widgets.VBox):
     @guarded
     def show(self, row: int | None = None) -> dict | None:
         from workbench.data import load_rows
-        from workbench.data.tokens import chips_html, token_view
+        from workbench.data.tokens import token_view
         from workbench.errors import DataError
         if row is not None:
             self.row.value = row

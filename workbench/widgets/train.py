@@ -14,15 +14,10 @@ import threading
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
+from workbench.present import primary_file, run_status
 from workbench.widgets.common import guarded, notice
 
 BAR_STYLE = {"completed": "success", "failed": "danger", "stopped": "warning"}
-
-
-def primary_file(stage: str) -> str:
-    """The config field that takes the stage's training file (data for SFT, prompts for PPO, ...)."""
-    from workbench.train.config import config_class
-    return config_class(stage)().file_fields()[0]
 
 
 def redraw(widget: go.FigureWidget, figure: go.Figure) -> None:
@@ -35,19 +30,13 @@ def redraw(widget: go.FigureWidget, figure: go.Figure) -> None:
 
 def status_html(name: str, status: dict) -> str:
     """The run's state, step, ETA, and its error or final metrics."""
-    state = status.get("state") or "?"
-    step, total = status.get("step") or 0, status.get("max_steps") or "?"
-    text = f"{name} · {state} · step {step}/{total}"
-    eta = status.get("eta_s")
-    if state == "running" and isinstance(eta, (int, float)) and eta:
-        text += f" · ETA {eta:.0f} s"
-    if state == "failed":
-        return notice(f"{text}: {status.get('error') or 'no reason recorded'}", "error")
-    if state == "completed":
-        final = ", ".join(f"{k} {v:.4g}" for k, v in sorted((status.get("final") or {}).items())
-                          if isinstance(v, (int, float)) and not isinstance(v, bool))
-        return notice(text + (f" · {final}" if final else ""), "ok")
-    return notice(text)
+    s = run_status(name, status)
+    if s.state == "failed":
+        return notice(f"{s.headline()}: {s.error}", "error")
+    if s.state == "completed":
+        metrics = s.metrics_text()
+        return notice(s.headline() + (f" · {metrics}" if metrics else ""), "ok")
+    return notice(s.headline())
 
 
 class TrainingLauncher(widgets.VBox):
@@ -181,11 +170,10 @@ class TrainingLauncher(widgets.VBox):
         with self._lock:
             status = self.run.status()
             metrics = self.run.metrics()
-            state = status.get("state")
-            total = status.get("max_steps") or 0
-            step = status.get("step") or 0
-            self.progress.max = max(total, step, 1)
-            self.progress.value = self.progress.max if state == "completed" else min(step, self.progress.max)
+            facts = run_status(self.run.name, status)
+            state = facts.state
+            self.progress.max = max(facts.total or 0, facts.step, 1)
+            self.progress.value = self.progress.max if state == "completed" else min(facts.step, self.progress.max)
             self.progress.bar_style = BAR_STYLE.get(state, "info")
             self.status.value = status_html(self.run.name, status)
             active = state in ACTIVE_STATES
