@@ -246,14 +246,15 @@ def list_runs() -> list[Run]:
     return sorted(runs, key=lambda r: r.config_path.stat().st_mtime, reverse=True)
 
 
-def run_names(*, stage: str | None = None, exclude_stage: str | None = None,
+def run_names(*, stage: str | tuple[str, ...] | None = None, exclude_stage: str | None = None,
               with_output: bool = False) -> list[str]:
-    """Run names, newest first, for the front ends' pickers: only one stage's (or all but one),
-    and only runs with a trained adapter or model when with_output."""
+    """Run names, newest first, for the front ends' pickers: only one stage's or some stages' (a
+    run field's `runs`), or all but one, and only runs with a trained adapter or model when with_output."""
+    stages = (stage,) if isinstance(stage, str) else stage
     names = []
     for run in list_runs():
         run_stage = run.config().get("stage")
-        if (stage and run_stage != stage) or (exclude_stage and run_stage == exclude_stage):
+        if (stages and run_stage not in stages) or (exclude_stage and run_stage == exclude_stage):
             continue
         if with_output and run.output_dir() is None:
             continue
