@@ -185,16 +185,19 @@ class RunConfig:
     def from_form(cls, values: dict, source: str = "the form") -> "RunConfig":
         """The config of stage `values["stage"]` (or this class's) from a form's values, as
         `form_value` shows them: text, numbers, "auto", "yes" / "no". An empty box is None where the
-        field takes None, else the stage's default; values of fields the stage lacks are ignored.
-        Raises ConfigError naming `source` and the field for a value of the wrong kind."""
+        field takes None, else the stage's default. A form holds every stage's fields: those the
+        stage lacks are ignored, a name no stage has is refused. Raises ConfigError naming `source`
+        and the field for a value of the wrong kind."""
         stage = values.get("stage") or cls().stage
         target = config_class(stage)
         default = target()
-        settings = {}
+        every_field = {f.name for other in STAGE_CONFIGS.values() for f in fields(other)}
+        settings = {k: v for k, v in values.items() if k not in every_field}  # from_dict names them
         for f in target.knobs():
             if f.name in values:
                 value = _from_text(f, values[f.name])
-                settings[f.name] = getattr(default, f.name) if value is None and not f.metadata["optional"] else value
+                keep_default = value is None and not f.metadata["optional"]
+                settings[f.name] = getattr(default, f.name) if keep_default else value
         return target.from_dict({**settings, "stage": stage}, source=source)
 
     @classmethod
@@ -588,7 +591,8 @@ def start_from(stage: str, model: str, *, base: str | None = None) -> dict:
     continues a policy run's adapter, else {"model": the base it is on}."""
     from workbench.models.variants import model_ref
     ref = model_ref(model or "base", base=base or None)
-    if ref.is_run and ref.adapter is not None and ref.stage in config_class(stage).run_fields().get("from_run", ()):
+    continues = config_class(stage).run_fields().get("from_run", ())
+    if ref.is_run and ref.adapter is not None and ref.stage in continues:
         return {"from_run": ref.run_name}
     return {"model": ref.base}
 
