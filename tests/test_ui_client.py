@@ -122,12 +122,13 @@ def test_token_view(client, tmp_path):
 
 def start_args(stage="sft", **settings):
     """The Train form's values, in the order `/start_run` takes them."""
-    from ui.train_tab import field_specs, form_names, form_value
+    from ui.train_tab import field_specs, form_names
+    from workbench.train.config import form_value
     specs = field_specs()
     values = []
     for name in form_names():
         default = specs[name]["defaults"].get(stage, next(iter(specs[name]["defaults"].values())))
-        values.append(form_value(name, settings.get(name, default)))
+        values.append(form_value(specs[name]["field"], settings.get(name, default)))
     return [stage, *values]
 
 
@@ -238,11 +239,12 @@ def test_the_train_form_follows_the_stage_configs():
     """Every stage's fields are in the form; switching stage moves the training file and defaults."""
     from workbench.train.config import STAGE_CONFIGS
     from dataclasses import fields
-    from ui.train_tab import config_from_form, field_specs, form_names, form_value, stage_switch
+    from ui.train_tab import config_from_form, field_specs, form_names, stage_switch
+    from workbench.train.config import form_value
     specs, names = field_specs(), form_names()
     for stage, cls in STAGE_CONFIGS.items():
         assert {f.name for f in fields(cls)} - {"stage"} <= set(names), stage
-    values = {n: form_value(n, specs[n]["defaults"].get("sft", "")) for n in names}
+    values = {n: form_value(specs[n]["field"], specs[n]["defaults"].get("sft", "")) for n in names}
     values.update(data=SFT, max_steps="", learning_rate="3e-4")
     config = config_from_form("sft", values)
     assert config.max_steps is None and config.learning_rate == 3e-4 and config.method is None

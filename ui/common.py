@@ -15,13 +15,12 @@ from pathlib import Path
 import gradio as gr
 
 from workbench import paths, present
+from workbench.data import SUFFIXES
 from workbench.errors import DataError
 from workbench.present import esc, notice, tokenizer_for  # noqa: F401 - the tabs take them from here
 
 log = logging.getLogger("workbench.ui")
 
-# Data file types the upload accepts (what `workbench.data.read_records` reads).
-DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".gz")
 UPLOAD_LIMIT = "200mb"
 
 
@@ -61,9 +60,9 @@ def data_path(text: str | None) -> str:
         raise DataError("is a folder, not a data file", path=path, hint="Pick one file inside it.")
     if not path.is_file():
         raise DataError("is not a regular file", path=path, hint="Give a JSONL, JSON, CSV or Parquet file.")
-    if not path.name.lower().endswith(DATA_SUFFIXES):
+    if not path.name.lower().endswith(SUFFIXES):
         raise DataError(f"unknown file type '{''.join(path.suffixes) or path.name}'", path=path,
-                        hint=f"Use one of {', '.join(DATA_SUFFIXES)}.")
+                        hint=f"Use one of {', '.join(SUFFIXES)}.")
     return str(path)
 
 
@@ -79,7 +78,7 @@ def sample_files() -> list[tuple[str, str]]:
     """(label, path) of the project's sample data files."""
     folder = paths.sample_data_dir()
     return [(p.name, str(p)) for p in sorted(folder.iterdir())
-            if p.is_file() and p.name.lower().endswith(DATA_SUFFIXES)] if folder.is_dir() else []
+            if p.is_file() and p.name.lower().endswith(SUFFIXES)] if folder.is_dir() else []
 
 
 def sample_file(name: str) -> str:

@@ -9,8 +9,9 @@ import gradio as gr
 import pandas as pd
 
 from workbench import charts
+from workbench.data import SUFFIXES
 from ui.common import (
-    DATA_SUFFIXES, data_path, esc, guarded, keep_upload, notice, sample_files, tokenizer_for,
+    data_path, esc, guarded, keep_upload, notice, sample_files, tokenizer_for,
 )
 from workbench.errors import WorkbenchError
 from workbench.present import data_summary
@@ -102,7 +103,7 @@ def build(ctx: dict) -> gr.Tab:
         with gr.Row():
             with gr.Column(scale=1):
                 upload = gr.File(label="Upload a data file (JSONL, JSON, CSV, Parquet; up to 200 MB)",
-                                 file_types=list(DATA_SUFFIXES), type="filepath", elem_id="data-upload", height=120)
+                                 file_types=list(SUFFIXES), type="filepath", elem_id="data-upload", height=120)
                 sample = gr.Dropdown(choices=samples, value=None, label="…or a sample file", elem_id="data-sample")
             with gr.Column(scale=2):
                 path = gr.Textbox(label="Data file (or type a path on this machine, then press Enter)",

@@ -140,18 +140,25 @@ def undo(key):
 def train(stage, name, model, base, steps, max_length):
     """Start a reward, DPO or KTO run on the dataset; returns the message naming the run."""
     from workbench.feedback import check_name, train_from_feedback
-    from workbench.models.variants import model_ref
-    ref = model_ref(model or "base", base=base or None)
-    settings = dict(max_steps=int(steps), max_length=int(max_length or 512))
-    if stage in ("dpo", "kto") and ref.is_run and ref.adapter is not None:
-        settings["from_run"] = ref.run_name  # DPO and KTO continue the model that was rated
-    else:
-        settings["model"] = ref.base
-    run = train_from_feedback(check_name(name), stage, **settings)
+    from workbench.train.config import start_from
+    # DPO and KTO continue the model that was rated; a reward model trains a head on its base.
+    run = train_from_feedback(check_name(name), stage, **start_from(stage, model, base=base),
+                              max_steps=int(steps), max_length=int(max_length or 512))
     what = {"reward": "reward model", "dpo": "DPO", "kto": "KTO"}[stage]
     rows = "rows: thumbs, and 2 per pair" if stage == "kto" else "judgements"
     return notice(f"Started {what} run **{esc(run.name)}** on '{esc(name)}' "
                   f"({run.config()['max_rows']} {rows}). Follow it in the Train or Runs tab.", "ok")
+
+
+def _answer_column(side: str, up_key: str, down_key: str):
+    """One answer on show and its thumbs: (text box, up button, down button); side is A or B."""
+    with gr.Column():
+        answer = gr.Textbox(label=f"Answer {side}", lines=8, interactive=False,
+                            elem_id=f"fb-answer-{side.lower()}")
+        with gr.Row():
+            up = gr.Button(f"👍 {side} [{up_key}]", size="sm", elem_id=f"fb-{side.lower()}-up")
+            down = gr.Button(f"👎 {side} [{down_key}]", size="sm", elem_id=f"fb-{side.lower()}-down")
+    return answer, up, down
 
 
 def build(ctx: dict) -> gr.Tab:
@@ -184,16 +191,8 @@ def build(ctx: dict) -> gr.Tab:
         status = gr.Markdown(elem_id="fb-status")
         prompt = gr.Markdown(elem_id="fb-prompt")
         with gr.Row():
-            with gr.Column():
-                answer_a = gr.Textbox(label="Answer A", lines=8, interactive=False, elem_id="fb-answer-a")
-                with gr.Row():
-                    a_up = gr.Button("👍 A [q]", size="sm", elem_id="fb-a-up")
-                    a_down = gr.Button("👎 A [a]", size="sm", elem_id="fb-a-down")
-            with gr.Column():
-                answer_b = gr.Textbox(label="Answer B", lines=8, interactive=False, elem_id="fb-answer-b")
-                with gr.Row():
-                    b_up = gr.Button("👍 B [p]", size="sm", elem_id="fb-b-up")
-                    b_down = gr.Button("👎 B [l]", size="sm", elem_id="fb-b-down")
+            answer_a, a_up, a_down = _answer_column("A", "q", "a")
+            answer_b, b_up, b_down = _answer_column("B", "p", "l")
         with gr.Row():
             a_button = gr.Button("A is better [1]", variant="primary", elem_id="fb-a")
             b_button = gr.Button("B is better [2]", variant="primary", elem_id="fb-b")

@@ -13,28 +13,20 @@ from workbench.present import run_status
 
 
 def _add_config_options(parser: argparse.ArgumentParser, cls) -> None:
-    """One option per config field, documented from the field: the config is the CLI."""
-    from dataclasses import fields
-
-    from workbench.models.hardware import METHODS
+    """One option per config field, documented and typed from the field: the config is the CLI.
+    Options not given stay out of the namespace, so `RunConfig.from_args` keeps `--config`'s values."""
     default = cls()
-    for f in fields(cls):
-        if f.name == "stage":
-            continue
-        flags = ["--" + f.name.replace("_", "-")]
-        if f.name == "from_run":
-            flags.append("--from")
-        value = getattr(default, f.name)
-        help_text = f.metadata.get("help", "")
-        help_text += f" (default: {value})" if value not in (None, "") else ""
-        if isinstance(value, bool):
+    for f in cls.knobs():
+        flags = ["--" + f.name.replace("_", "-")] + (["--from"] if f.name == "from_run" else [])
+        kind, value = f.metadata["kind"], getattr(default, f.name)
+        help_text = f.metadata["help"] + (f" (default: {value})" if value not in (None, "") else "")
+        if kind == "bool":  # --packing / --no-packing, as `to_command` writes them
             parser.add_argument(*flags, dest=f.name, action=argparse.BooleanOptionalAction,
                                 default=argparse.SUPPRESS, help=help_text)
             continue
-        kind = str(f.type)
-        convert = int if kind.startswith("int") else float if kind.startswith("float") else str
-        choices = METHODS if f.name == "method" else None
-        parser.add_argument(*flags, dest=f.name, type=convert, default=argparse.SUPPRESS, choices=choices,
+        choices = f.metadata["choices"] or None
+        parser.add_argument(*flags, dest=f.name, type={"int": int, "float": float}.get(kind, str),
+                            default=argparse.SUPPRESS, choices=choices,
                             metavar=None if choices else f.name.upper(), help=help_text)
 
 
@@ -60,10 +52,8 @@ def _progress_printer(name: str):
 
 def cmd_train(args) -> int:
     from workbench.train import jobs
-    from workbench.train.config import config_class, merge_config
-    fields = set(config_class(args.stage)().to_dict()) - {"stage"}
-    settings = {k: v for k, v in vars(args).items() if k in fields}
-    config = merge_config(args.stage, settings, args.config, source="command line")
+    from workbench.train.config import RunConfig
+    config = RunConfig.from_args(args)
     if args.print_command:
         jobs.prepare_config(config)
         print(config.to_command())

@@ -13,10 +13,10 @@
     train, val = split_rows(rows, val_fraction=0.1, seed=0)
 """
 
-from workbench.data.files import read_records
+from workbench.data.files import SUFFIXES, read_records
 from workbench.data.formats import FORMATS, TASKS
 from workbench.data.load import DataReport, inspect_file, load_rows, split_rows
 from workbench.data.validate import RowError
 
 __all__ = ["read_records", "inspect_file", "load_rows", "split_rows", "DataReport", "RowError",
-           "TASKS", "FORMATS"]
+           "TASKS", "FORMATS", "SUFFIXES"]

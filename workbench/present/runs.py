@@ -74,17 +74,26 @@ PURPOSES = {
 }
 
 
-def run_choices(purpose: str) -> list[str]:
-    """Names of the runs a picker for `purpose` (a key of PURPOSES) offers, newest first."""
+def run_choices(purpose: str | tuple[str, ...]) -> list[str]:
+    """Names of the runs a picker for `purpose` offers, newest first: a key of PURPOSES, or the
+    stages whose runs a config field names (its knob's `runs`, e.g. from_run's policy stages).
+    Only completed runs with a trained output; a run whose folder cannot be read is left out."""
+    from workbench.errors import RunError
     from workbench.runs import list_runs
     from workbench.train.common import POLICY_STAGES
-    if purpose not in PURPOSES:
+    if isinstance(purpose, str) and purpose not in PURPOSES:
         raise ValueError(f"unknown run picker purpose '{purpose}': one of {', '.join(PURPOSES)}")
     names = []
     for run in list_runs():
-        stage = run.config().get("stage")
-        wanted = {"answers": stage != "reward", "start": stage in POLICY_STAGES,
-                  "reward_model": stage == "reward"}[purpose]
+        try:
+            stage = run.config().get("stage")
+        except RunError:  # a broken run folder: `runs list` shows it, no picker offers it
+            continue
+        if isinstance(purpose, str):
+            wanted = {"answers": stage != "reward", "start": stage in POLICY_STAGES,
+                      "reward_model": stage == "reward"}[purpose]
+        else:
+            wanted = stage in purpose
         if wanted and run.output_dir() is not None and run.status().get("state") == "completed":
             names.append(run.name)
     return names

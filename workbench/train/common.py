@@ -106,19 +106,16 @@ def trl_arguments(config: RunConfig, run: Run, hardware, n_train: int, has_eval:
     )
 
 
-# Stages whose output is a policy (a causal LM's adapter or weights) that a later stage can continue.
-POLICY_STAGES = ("sft", "dpo", "kto", "ppo", "rloo", "grpo")
-
-
 def check_policy_run(config: RunConfig) -> None:
-    """`from_run`, when given, names a run of a policy stage (not a reward model)."""
+    """`from_run`, when given, names a run of a stage its field takes (a policy, not a reward model)."""
     from_run = getattr(config, "from_run", None)
     if not from_run:
         return
     stage = get_run(from_run).config().get("stage")
-    if stage not in POLICY_STAGES:
+    stages = config.run_fields()["from_run"]
+    if stage not in stages:
         raise ConfigError(f"run '{from_run}' is a {stage} run; the policy starts from a "
-                          f"{', '.join(POLICY_STAGES)} run", hint="Give an SFT run with --from.")
+                          f"{', '.join(stages)} run", hint="Give an SFT run with --from.")
 
 
 def model_source(config: RunConfig) -> tuple[str, Path | None]:

@@ -21,9 +21,35 @@ from workbench.models.hardware import METHODS, PRECISIONS
 from workbench.rl import KL_ESTIMATORS
 
 
-def knob(default, help: str):
-    """A config field with its documentation (shown by `--help` and the GUI)."""
-    return field(default=default, metadata={"help": help})
+# What a field holds, so every front end renders and parses it alike: text | int | float | bool,
+# file (a data file's path), model (a model name or folder), precision (auto or a dtype), choice
+# (one of the field's choices), run (the name of a run of one of the field's stages).
+KINDS = ("text", "int", "float", "bool", "file", "model", "precision", "choice", "run")
+AUTO = "auto"  # a form's value for None where None lets the engine choose (method, packing)
+SWITCH = {None: AUTO, True: "yes", False: "no"}  # a bool the engine may choose, as a form offers it
+
+
+def knob(default, help: str, *, kind: str | None = None, optional: bool | None = None,
+         runs: tuple[str, ...] = (), choices: tuple[str, ...] = (), auto=None):
+    """A config field with its documentation (shown by `--help` and the forms) and what a front end
+    needs to render and parse it, in the field's metadata:
+
+    kind: one of KINDS; by default the type of `default` (a None default needs it given).
+    optional: None is a value of its own, by default when `default` is None: an empty box, or for a
+      choice or a bool, "auto" (the engine chooses from the hardware).
+    runs: for a run field, the stages whose runs it names. choices: for a choice field.
+    auto: for a choice the engine may make, `auto(hardware)` says what it picks there.
+    """
+    kind = kind or {bool: "bool", int: "int", float: "float", str: "text"}.get(type(default))
+    if kind not in KINDS:
+        raise TypeError(f"knob({default!r}, ...) needs its kind: one of {', '.join(KINDS)}")
+    optional = default is None if optional is None else optional
+    return field(default=default, metadata={"help": help, "kind": kind, "optional": optional, "runs": runs,
+                                            "choices": choices, "auto": auto})
+
+
+# The stages whose output is a policy (a causal LM's adapter or weights) that a later stage continues.
+POLICY_STAGES = ("sft", "dpo", "kto", "ppo", "rloo", "grpo")
 
 
 # Where every stage cuts a row unless told otherwise; the token views show the same cut by default.
@@ -35,23 +61,28 @@ class RunConfig:
     """Settings every stage shares."""
 
     stage: str = knob("", "the training stage")
-    name: str | None = knob(None, "run folder name; made from the stage and time when empty")
-    model: str = knob("smollm2-135m", "base model: a name from `workbench models list` or a folder")
-    data: str = knob("", "training file (any format `workbench data inspect` reads)")
-    eval_data: str | None = knob(None, "held-out file; when empty, val_fraction of data is held out")
+    name: str | None = knob(None, "run folder name; made from the stage and time when empty", kind="text")
+    model: str = knob("smollm2-135m", "base model: a name from `workbench models list` or a folder",
+                       kind="model")
+    data: str = knob("", "training file (any format `workbench data inspect` reads)", kind="file")
+    eval_data: str | None = knob(None, "held-out file; when empty, val_fraction of data is held out",
+                                  kind="file")
     val_fraction: float = knob(0.1, "share of data held out for evaluation when no eval_data is given")
-    method: str | None = knob(None, "lora | qlora | full; empty = what this hardware serves best")
+    method: str | None = knob(None, "lora | qlora | full; empty = what this hardware serves best",
+                               kind="choice", choices=METHODS,
+                               auto=lambda hardware: f"{hardware.default_method} on this machine")
     precision: str = knob("auto", "auto | fp32 | bf16: the dtype the model computes in; auto = "
                                   "$WORKBENCH_PRECISION if set, else bf16 where this machine runs it "
-                                  "in hardware, else fp32 (the run records what auto chose)")
-    max_steps: int | None = knob(None, "optimizer steps; overrides epochs when set")
+                                  "in hardware, else fp32 (the run records what auto chose)",
+                           kind="precision")
+    max_steps: int | None = knob(None, "optimizer steps; overrides epochs when set", kind="int")
     epochs: float = knob(1.0, "passes over the training rows (when max_steps is empty)")
-    learning_rate: float | None = knob(None, "empty = the stage's default")
+    learning_rate: float | None = knob(None, "empty = the stage's default", kind="float")
     batch_size: int = knob(4, "rows per step and device")
     grad_accum: int = knob(1, "steps of gradients summed before each optimizer update")
     micro_batch: int | None = knob(None, "rows per forward pass (a divisor of batch_size); empty = what "
                                          "this hardware serves best (on a CPU: SFT 2, reward and DPO 1, "
-                                         "KTO 2)")
+                                         "KTO 2)", kind="int")
     max_length: int = knob(DEFAULT_MAX_LENGTH, "tokens; longer rows are cut: SFT keeps the start, reward, DPO and KTO "
                                 "keep the answers whole and drop the start of the prompt")
     lora_r: int = knob(16, "LoRA rank")
@@ -60,13 +91,15 @@ class RunConfig:
     lora_targets: str = knob("all-linear", "modules LoRA adapts: all-linear, or names like q_proj,v_proj")
     seed: int = knob(0, "seed for the split, data order and initialisation")
     logging_steps: int = knob(1, "write a metrics row every N steps")
-    eval_steps: int | None = knob(None, "empty = about ten evaluations per run, at most one every 5 steps")
+    eval_steps: int | None = knob(None, "empty = about ten evaluations per run, at most one every 5 steps",
+                                   kind="int")
     save_steps: int = knob(50, "save a checkpoint every N steps (and always on stop)")
     save_total_limit: int = knob(3, "checkpoints kept; older ones are removed")
-    max_rows: int | None = knob(None, "use only the first N valid rows of data (quick tries)")
+    max_rows: int | None = knob(None, "use only the first N valid rows of data (quick tries)", kind="int")
     launcher: str = knob("local", "local: one process; accelerate: `accelerate launch` (DDP, FSDP, DeepSpeed)")
     num_processes: int = knob(1, "processes for the accelerate launcher (GPUs, or CPU workers with gloo)")
-    accelerate_config: str | None = knob(None, "an Accelerate config file (FSDP, DeepSpeed, several nodes)")
+    accelerate_config: str | None = knob(None, "an Accelerate config file (FSDP, DeepSpeed, several nodes)",
+                                          kind="file")
 
     DEFAULT_LEARNING_RATE = {"lora": 2e-4, "qlora": 2e-4, "full": 2e-5}
 
@@ -122,6 +155,17 @@ class RunConfig:
     def file_fields(self) -> tuple[str, ...]:
         return ("data", "eval_data")
 
+    @classmethod
+    def knobs(cls) -> list:
+        """The fields a user sets (every field but the stage), in the order the front ends show them."""
+        return [f for f in fields(cls) if f.name != "stage"]
+
+    @classmethod
+    def run_fields(cls) -> dict[str, tuple[str, ...]]:
+        """Fields that name another run -> the stages whose runs they take: from_run a policy's
+        (sft first, the usual one), reward_model a reward model's."""
+        return {f.name: f.metadata["runs"] for f in cls.knobs() if f.metadata["kind"] == "run"}
+
     # ------------------------------------------------------------ (de)serialisation
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -136,6 +180,35 @@ class RunConfig:
                 raise ConfigError(f"{source}: unknown key '{key}' for the {cls().stage} stage", hint=hint)
         config = cls(**{k: _coerce(cls, k, v, source) for k, v in values.items()})
         return config
+
+    @classmethod
+    def from_form(cls, values: dict, source: str = "the form") -> "RunConfig":
+        """The config of stage `values["stage"]` (or this class's) from a form's values, as
+        `form_value` shows them: text, numbers, "auto", "yes" / "no". An empty box is None where the
+        field takes None, else the stage's default. A form holds every stage's fields: those the
+        stage lacks are ignored, a name no stage has is refused. Raises ConfigError naming `source`
+        and the field for a value of the wrong kind."""
+        stage = values.get("stage") or cls().stage
+        target = config_class(stage)
+        default = target()
+        every_field = {f.name for other in STAGE_CONFIGS.values() for f in fields(other)}
+        settings = {k: v for k, v in values.items() if k not in every_field}  # from_dict names them
+        for f in target.knobs():
+            if f.name in values:
+                value = _from_text(f, values[f.name])
+                keep_default = value is None and not f.metadata["optional"]
+                settings[f.name] = getattr(default, f.name) if keep_default else value
+        return target.from_dict({**settings, "stage": stage}, source=source)
+
+    @classmethod
+    def from_args(cls, args) -> "RunConfig":
+        """The config a parsed `workbench train STAGE ...` command line makes: the options given
+        (the generated parser leaves out those not given) over `--config`'s file, or the defaults."""
+        values = vars(args)
+        stage = values.get("stage") or cls().stage
+        names = {f.name for f in config_class(stage).knobs()}
+        settings = {k: v for k, v in values.items() if k in names}
+        return merge_config(stage, settings, values.get("config"), source="command line")
 
     @classmethod
     def load(cls, path: str | Path) -> "RunConfig":
@@ -175,26 +248,61 @@ class RunConfig:
 
 
 def _coerce(cls, key: str, value, source: str):
-    """YAML gives strings for some numbers (1e-4); accept what a user would reasonably write."""
-    if value is None:
-        return None
-    default = getattr(cls(), key)
-    hint_type = {f.name: f.type for f in fields(cls)}[key]
+    """YAML gives strings for some numbers (1e-4), a form gives text; accept what a user would
+    reasonably write for the field's kind."""
+    kind = {f.name: f for f in fields(cls)}[key].metadata["kind"]
+    if value is None or kind not in ("bool", "int", "float"):
+        return value
     try:
-        if isinstance(default, bool) or "bool" in str(hint_type):
+        if kind == "bool":
             if isinstance(value, bool):
                 return value
             raise ValueError
-        if isinstance(default, int) or str(hint_type).startswith("int"):
+        if kind == "int":
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError
             return int(value)
-        if isinstance(default, float) or str(hint_type).startswith("float"):
-            return float(value)
+        return float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{source}: '{key}' should be {str(hint_type).split(' |')[0]}, "
-                          f"not {value!r}") from None
-    return value
+        raise ConfigError(f"{source}: '{key}' should be {kind}, not {value!r}") from None
+
+
+def _from_text(f, value):
+    """A form's value for field `f` as the config takes it: text stripped, an empty box None,
+    "auto" None where the engine may choose, and "yes" / "no" a bool."""
+    if not isinstance(value, str):
+        return value
+    value = value.strip()
+    meta = f.metadata
+    if meta["optional"] and meta["kind"] in ("choice", "bool") and value == AUTO:
+        return None
+    if meta["optional"] and meta["kind"] == "bool":
+        return {"yes": True, "no": False}.get(value, value or None)
+    return value or None
+
+
+def form_value(f, value):
+    """A config value of field `f` as a form shows it: None is an empty box, or "auto" for a
+    choice or a bool that the engine may make (method, packing); `RunConfig.from_form` reads it back."""
+    meta = f.metadata
+    if meta["optional"] and meta["kind"] == "bool":
+        return SWITCH[value]
+    if meta["optional"] and meta["kind"] == "choice":
+        return value or AUTO
+    return "" if value is None else value
+
+
+def form_choices(f, hardware) -> list[tuple[str, str]]:
+    """(label, value) of what a form offers for field `f` of kind choice, precision, or an
+    optional bool, with "auto" labelled by what it picks on `hardware` (a Hardware)."""
+    from workbench.models.hardware import precision_choices
+    meta = f.metadata
+    if meta["kind"] == "precision":
+        return precision_choices(hardware)
+    auto = [(f"auto: {meta['auto'](hardware) if meta['auto'] else 'what this hardware serves best'}", AUTO)]
+    if meta["kind"] == "bool":
+        return auto + [("yes", "yes"), ("no", "no")]
+    return (auto if meta["optional"] else []) + [(choice, choice) for choice in meta["choices"]]
 
 
 @dataclass
@@ -204,7 +312,8 @@ class SFTRunConfig(RunConfig):
     stage: str = knob("sft", "the training stage")
     assistant_only_loss: bool = knob(True, "False: train on every token (system and user turns too)")
     packing: bool | None = knob(None, "pack rows into one padding-free sequence; empty = what this hardware "
-                                      "serves best (off on a CPU, which has no varlen attention)")
+                                      "serves best (off on a CPU, which has no varlen attention)",
+                                kind="bool")
 
 
 @dataclass
@@ -220,7 +329,8 @@ class DPORunConfig(RunConfig):
     """Direct preference optimisation, from an SFT run's adapter (or the base)."""
 
     stage: str = knob("dpo", "the training stage")
-    from_run: str | None = knob(None, "SFT run whose adapter DPO starts from; its base is used")
+    from_run: str | None = knob(None, "SFT run whose adapter DPO starts from; its base is used", kind="run",
+                                 runs=POLICY_STAGES)
     beta: float = knob(0.1, "strength of the KL pull towards the reference")
     DEFAULT_LEARNING_RATE = {"lora": 5e-5, "qlora": 5e-5, "full": 5e-7}
 
@@ -237,7 +347,8 @@ class KTORunConfig(RunConfig):
     SFT run's adapter (or the base)."""
 
     stage: str = knob("kto", "the training stage")
-    from_run: str | None = knob(None, "SFT run whose adapter KTO starts from; its base is used")
+    from_run: str | None = knob(None, "SFT run whose adapter KTO starts from; its base is used", kind="run",
+                                 runs=POLICY_STAGES)
     beta: float = knob(0.1, "strength of the KL pull towards the reference")
     desirable_weight: float = knob(1.0, "weight of the loss on desirable (label true) answers; raise it when "
                                         "they are fewer than the undesirable ones")
@@ -273,16 +384,18 @@ class OnlineRunConfig(RunConfig):
 
     REWARD_SOURCES = ("reward_model", "reward_rule")  # give exactly one
 
-    prompts: str = knob("", "prompts file (any format with prompts: prompt-only, preference, SFT, ...)")
+    prompts: str = knob("", "prompts file (any format with prompts: prompt-only, preference, SFT, ...)",
+                         kind="file")
     from_run: str | None = knob(None, "SFT (or DPO) run whose adapter the policy starts from, and the "
-                                      "reference is; its base is used")
-    reward_model: str | None = knob(None, "reward-model run (`workbench train reward`) that scores answers")
+                                      "reference is; its base is used", kind="run", runs=POLICY_STAGES)
+    reward_model: str | None = knob(None, "reward-model run (`workbench train reward`) that scores answers",
+                                     kind="run", runs=("reward",))
     reward_rule: str | None = knob(None, "instead of a reward model, a rule (demos, tests): length "
-                                         "(+0.1 a word), brevity (-0.1 a word), token:WORD (+1 each time)")
+                                         "(+0.1 a word), brevity (-0.1 a word), token:WORD (+1 each time)", kind="text")
     max_new_tokens: int = knob(48, "longest answer sampled, in tokens")
     temperature: float = knob(0.7, "sampling temperature of the answers")
     missing_eos_penalty: float | None = knob(1.0, "subtracted from the score of an answer cut off at "
-                                                  "max_new_tokens (empty = none)")
+                                                  "max_new_tokens (empty = none)", optional=True)
     sample_every: int = knob(5, "append sample answers (prompt, response, score) every N steps")
 
     def file_fields(self) -> tuple[str, ...]:
@@ -330,12 +443,15 @@ class PPORunConfig(OnlineRunConfig):
 
     stage: str = knob("ppo", "the training stage")
     batch_size: int = knob(4, "answers per PPO minibatch (one optimizer step)")
-    eval_steps: int | None = knob(None, "score held-out prompts every N steps; empty = at start and end")
-    max_steps: int | None = knob(None, "PPO steps (one rollout and its update each); overrides epochs")
+    eval_steps: int | None = knob(None, "score held-out prompts every N steps; empty = at start and end",
+                                   kind="int")
+    max_steps: int | None = knob(None, "PPO steps (one rollout and its update each); overrides epochs",
+                                  kind="int")
     rollout_batch_size: int = knob(16, "prompts answered per PPO step (one rollout)")
     ppo_epochs: int = knob(4, "passes over each rollout")
     kl_coef: float = knob(0.05, "weight of the per-token KL penalty against the reference")
-    kl_target: float | None = knob(None, "adaptive KL: target KL per answer (nats); empty = fixed kl_coef")
+    kl_target: float | None = knob(None, "adaptive KL: target KL per answer (nats); empty = fixed kl_coef",
+                                     kind="float")
     kl_horizon: int = knob(10000, "adaptive KL: answers over which the coefficient adapts")
     kl_estimator: str = knob("k1", f"per-token KL estimator in the reward: {', '.join(KL_ESTIMATORS)}")
     clip_range: float = knob(0.2, "PPO clip range of the probability ratio")
@@ -403,7 +519,8 @@ class GRPORunConfig(OnlineRunConfig):
     reward_check: str | None = knob(None, "instead of a reward model or rule, a verifiable reward: 1 when the "
                                           "answer passes, else 0, against each prompt row's reference_field: "
                                           "exact (the final answer equals it; numbers compared as numbers) or "
-                                          "regex (the reference is a regular expression found in the answer)")
+                                          "regex (the reference is a regular expression found in the answer)",
+                                    kind="text")
     reference_field: str = knob("answer", "the prompts file's field holding each row's reference (for "
                                           "reward_check)")
     batch_size: int = knob(4, "answers per step and device (a multiple of num_generations)")
@@ -468,6 +585,19 @@ def merge_config(stage: str, settings: dict, base=None, *, source: str = "settin
     return cls.from_dict({**values, **settings, "stage": stage}, source=source)
 
 
+def start_from(stage: str, model: str, *, base: str | None = None) -> dict:
+    """The settings that make a `stage` run start from `model`, a name the model pickers offer
+    ("base" is `base`, a run, or a model name or folder): {"from_run": the run} where the stage
+    continues a policy run's adapter, else {"model": the base it is on}."""
+    from workbench.models.variants import model_ref
+    ref = model_ref(model or "base", base=base or None)
+    continues = config_class(stage).run_fields().get("from_run", ())
+    if ref.is_run and ref.adapter is not None and ref.stage in continues:
+        return {"from_run": ref.run_name}
+    return {"model": ref.base}
+
+
 __all__ = ["RunConfig", "SFTRunConfig", "RewardRunConfig", "DPORunConfig", "KTORunConfig", "OnlineRunConfig",
            "PPORunConfig", "RLOORunConfig", "GRPORunConfig", "STAGE_CONFIGS",
-           "config_class", "merge_config", "field"]
+           "config_class", "merge_config", "field", "knob", "KINDS", "AUTO", "POLICY_STAGES",
+           "form_value", "form_choices", "start_from"]

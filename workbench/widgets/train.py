@@ -89,19 +89,18 @@ class TrainingLauncher(widgets.VBox):
 
     # ------------------------------------------------------------ actions (engine calls)
     def config_settings(self) -> dict:
-        """The settings `start` passes to `workbench.train.train` (form values over the extras)."""
-        settings = {**self.settings, "model": self.model.value.strip(), "max_steps": self.max_steps.value,
-                    "precision": self.precision.value, primary_file(self.stage.value): self.data.value.strip()}
-        if self.name.value.strip():
-            settings["name"] = self.name.value.strip()
-        return settings
+        """The form's values over the extras, as `RunConfig.from_form` reads them (an empty name: a new one)."""
+        return {**self.settings, "model": self.model.value, "max_steps": self.max_steps.value,
+                "precision": self.precision.value, primary_file(self.stage.value): self.data.value,
+                "name": self.name.value}
 
     @guarded
     def start(self):
         """Start the run in its own process and watch it; returns the Run."""
-        from workbench.train import train
-        run = train(self.stage.value, **self.config_settings())
-        return self.watch(run)
+        from workbench.train import jobs
+        from workbench.train.config import RunConfig
+        config = RunConfig.from_form({**self.config_settings(), "stage": self.stage.value}, source="the launcher")
+        return self.watch(jobs.start(config))
 
     @guarded
     def stop(self) -> dict | None:
