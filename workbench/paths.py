@@ -13,8 +13,14 @@ import re
 from pathlib import Path
 
 # What a run or a feedback dataset may be called: a plain file name, never a path.
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 NAME_HINT = "Use letters, digits, '.', '_' or '-' (up to 100 characters)"
+
+
+def is_name(text) -> bool:
+    """Whether `text` is a usable name. The whole text must match (`$` would let a trailing
+    newline through)."""
+    return isinstance(text, str) and NAME.fullmatch(text) is not None
 
 
 def home() -> Path:

@@ -23,7 +23,7 @@ def check_name(name: str) -> str:
     name = (name or "").strip()
     if name.endswith(".jsonl"):
         name = name[: -len(".jsonl")]
-    if not paths.NAME.match(name):
+    if not paths.is_name(name):
         raise ConfigError(f"'{name}' is not a usable feedback dataset name",
                           hint=f"{paths.NAME_HINT}, e.g. my-feedback.")
     return name
