@@ -53,3 +53,113 @@ def test_a_failed_config_write_leaves_the_old_config_whole(tmp_path, monkeypatch
         config.save(path)
     assert path.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["config.yaml"]
+
+
+# ---------------------------------------------------------------- run folders
+
+
+def make_run(home, name, status=None, config="stage: sft\nmodel: tiny\n"):
+    """A run folder as a job leaves it: config.yaml, and status.json unless status is None."""
+    folder = home / "runs" / name
+    folder.mkdir(parents=True)
+    (folder / "config.yaml").write_text(config)
+    if status is not None:
+        (folder / "status.json").write_text(json.dumps(status))
+    (folder / "metrics.jsonl").write_text('{"step": 1, "loss": 1.5}\n')
+    return folder
+
+
+def cli(capsys, *argv):
+    from workbench.cli import main
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_delete_takes_a_run_name_never_a_folder_of_that_name_elsewhere(fresh_home, tmp_path_factory,
+                                                                        monkeypatch, capsys):
+    run = make_run(fresh_home, "sft-1", {"state": "completed", "step": 3})
+    work = tmp_path_factory.mktemp("work")
+    backup = work / "sft-1"  # the user's backup copy of the run, in the working folder
+    backup.mkdir()
+    (backup / "config.yaml").write_text("stage: sft\n")
+    monkeypatch.chdir(work)
+    for target in (str(backup), "./sft-1", "../" + work.name + "/sft-1"):
+        code, out, err = cli(capsys, "runs", "delete", target, "--yes")
+        assert code == 2 and "no run named" in err and "Traceback" not in err
+        assert backup.is_dir() and run.is_dir()
+    code, out, err = cli(capsys, "runs", "delete", "sft-1", "--yes")
+    assert code == 0, err
+    assert not run.exists() and (backup / "config.yaml").is_file()
+
+
+@pytest.mark.parametrize("name", ["sft-1\n", "sft-1/../x", "../runs/sft-1", "", ".hidden"])
+def test_names_are_whole_plain_names(fresh_home, name):
+    from workbench.runs import check_name, get_run
+    make_run(fresh_home, "sft-1", {"state": "completed"})
+    with pytest.raises(RunError):
+        check_name(name)
+    with pytest.raises(RunError, match="no run named"):
+        get_run(name)
+
+
+def test_a_run_folder_without_status_is_failed_not_queued_forever(fresh_home, capsys):
+    from workbench.runs import delete_run, get_run
+    from workbench.train.jobs import _refuse_if_busy, resume
+    make_run(fresh_home, "cut-off")  # config.yaml written, then the crash: no status.json
+    _refuse_if_busy(allow_parallel=False)  # a new job is not refused
+    status = get_run("cut-off").status()
+    assert status["state"] == "failed" and "status.json is missing" in status["error"]
+    assert "runs delete cut-off" in status["error"]
+    code, out, err = cli(capsys, "runs", "list")
+    assert code == 0 and "failed" in out
+    delete_run("cut-off")
+    assert not (fresh_home / "runs" / "cut-off").exists()
+    assert resume  # (resume of such a run is allowed: it is not active)
+
+
+def test_a_queued_run_whose_creator_died_is_failed(fresh_home):
+    import subprocess
+    import sys
+
+    from workbench.runs import get_run
+    from workbench.train.jobs import active_runs
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    make_run(fresh_home, "orphan", {"state": "queued", "step": 0, "pid": gone.pid})
+    make_run(fresh_home, "legacy", {"state": "queued", "step": 0})  # no owner recorded at all
+    assert active_runs() == []
+    for name in ("orphan", "legacy"):
+        status = get_run(name).status()
+        assert status["state"] == "failed" and "never started" in status["error"]
+
+
+def test_a_reused_pid_does_not_keep_a_run_running(fresh_home):
+    """After a reboot the recorded pid may belong to another process (here: this one)."""
+    import os
+
+    from workbench.runs import get_run, owner
+    make_run(fresh_home, "rebooted", {"state": "running", "step": 5, "pid": os.getpid(),
+                                      "pid_start": "another-boot:12345"})
+    make_run(fresh_home, "live", {"state": "running", "step": 5, **owner()})
+    assert get_run("rebooted").status()["state"] == "failed"
+    assert get_run("live").status()["state"] == "running"
+
+
+@pytest.mark.parametrize("config", ["stage: [sft\n  model: {", "- just\n- a list\n", "42\n",
+                                    "\ufffd\x00\x01binary"])
+def test_an_unreadable_config_lists_as_broken_and_the_rest_still_list(fresh_home, capsys, config):
+    from workbench.runs import get_run, run_names
+    make_run(fresh_home, "good", {"state": "completed", "step": 3})
+    make_run(fresh_home, "bad", {"state": "completed", "step": 3}, config=config)
+    code, out, err = cli(capsys, "runs", "list")
+    assert code == 0 and "Traceback" not in err, err
+    assert "good" in out and "bad" in out and "broken" in out
+    code, out, err = cli(capsys, "runs", "list", "--json")
+    bad = next(row for row in json.loads(out) if row["name"] == "bad")
+    assert bad["state"] == "broken" and "config.yaml" in bad["error"] and "runs delete bad" in bad["error"]
+    assert run_names() == ["good"]
+    with pytest.raises(RunError, match="config.yaml"):
+        get_run("bad").config()
+    code, out, err = cli(capsys, "runs", "delete", "bad", "--yes")
+    assert code == 0, err
