@@ -320,12 +320,13 @@ def run_names(*, stage: str | None = None, exclude_stage: str | None = None,
     and only runs with a trained adapter or model when with_output."""
     names = []
     for run in list_runs():
-        try:
-            run_stage = run.config().get("stage")
-        except RunError:
-            continue  # a broken run offers nothing to pick; the runs table shows why
-        if (stage and run_stage != stage) or (exclude_stage and run_stage == exclude_stage):
-            continue
+        if stage or exclude_stage:
+            try:
+                run_stage = run.config().get("stage")
+            except RunError:
+                continue  # a broken run has no stage to pick by; unfiltered, it is offered (to delete)
+            if (stage and run_stage != stage) or (exclude_stage and run_stage == exclude_stage):
+                continue
         if with_output and run.output_dir() is None:
             continue
         names.append(run.name)
