@@ -163,3 +163,59 @@ def test_an_unreadable_config_lists_as_broken_and_the_rest_still_list(fresh_home
         get_run("bad").config()
     code, out, err = cli(capsys, "runs", "delete", "bad", "--yes")
     assert code == 0, err
+
+
+# ---------------------------------------------------------------- export targets
+
+
+def finished_run(home, name):
+    """A completed run with an adapter, as far as export's checks look."""
+    folder = make_run(home, name, {"state": "completed", "step": 3})
+    (folder / "adapter").mkdir()
+    (folder / "adapter" / "adapter_config.json").write_text("{}")
+    return folder
+
+
+@pytest.mark.parametrize("target", ["feedback", "uploads", "runs/other", "runs", "", "exports"])
+def test_export_force_never_replaces_the_workbench_home(fresh_home, capsys, target):
+    finished_run(fresh_home, "sft-1")
+    finished_run(fresh_home, "other")
+    out = fresh_home / target
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "mine.jsonl").write_text("{}\n")
+    code, stdout, err = cli(capsys, "export", "sft-1", "--out", str(out), "--force")
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert (out / "mine.jsonl").read_text() == "{}\n"
+    assert (fresh_home / "runs" / "other" / "adapter" / "adapter_config.json").is_file()
+
+
+def test_export_refuses_a_target_in_the_checkout(fresh_home, capsys):
+    import shutil
+
+    from workbench import paths
+    finished_run(fresh_home, "sft-1")
+    out = paths.repo_root() / "export-hardening-test"
+    try:
+        code, stdout, err = cli(capsys, "export", "sft-1", "--out", str(out))
+        assert code == 2 and "checkout" in err, err
+        assert not out.exists()
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def test_export_force_replaces_only_an_earlier_export(fresh_home, tmp_path_factory, capsys):
+    finished_run(fresh_home, "sft-1")
+    mine = tmp_path_factory.mktemp("mine")
+    (mine / "thesis.tex").write_text("years of work")
+    code, stdout, err = cli(capsys, "export", "sft-1", "--out", str(mine), "--force")
+    assert code == 2 and "not an earlier export" in err, err
+    assert (mine / "thesis.tex").read_text() == "years of work"
+
+    earlier = tmp_path_factory.mktemp("out") / "sft-1"
+    assert cli(capsys, "export", "sft-1", "--out", str(earlier))[0] == 0
+    (earlier / "stale.txt").write_text("from the last export")
+    code, stdout, err = cli(capsys, "export", "sft-1", "--out", str(earlier), "--force")
+    assert code == 0, err
+    assert (earlier / "workbench_export.json").is_file() and not (earlier / "stale.txt").exists()
+    # The GUI's default folder, $WORKBENCH_HOME/exports/NAME, stays allowed.
+    assert cli(capsys, "export", "sft-1", "--out", str(fresh_home / "exports" / "sft-1"))[0] == 0

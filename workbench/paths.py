@@ -4,6 +4,7 @@
     runs/      one folder per training run (the single source of truth for a run)
     feedback/  human preference judgements, append-only JSONL
     logs/      the command line's third-party warnings (cli.log)
+    exports/   runs exported from the GUI
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ def feedback_dir() -> Path:
 
 def logs_dir() -> Path:
     return home() / "logs"
+
+
+def exports_dir() -> Path:
+    """Where the GUI exports runs: the one folder inside the home an export may write to."""
+    return home() / "exports"
 
 
 def repo_root() -> Path:
