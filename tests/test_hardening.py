@@ -3,6 +3,7 @@ cost the user data or the app."""
 
 import json
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -219,3 +220,27 @@ def test_export_force_replaces_only_an_earlier_export(fresh_home, tmp_path_facto
     assert (earlier / "workbench_export.json").is_file() and not (earlier / "stale.txt").exists()
     # The GUI's default folder, $WORKBENCH_HOME/exports/NAME, stays allowed.
     assert cli(capsys, "export", "sft-1", "--out", str(fresh_home / "exports" / "sft-1"))[0] == 0
+
+
+# ---------------------------------------------------------------- feedback names
+
+
+def test_a_feedback_name_is_never_a_file_in_the_working_folder(fresh_home, tmp_path_factory, monkeypatch):
+    from workbench import feedback as fb
+    work = tmp_path_factory.mktemp("work")
+    mine = work / "data.jsonl"  # the user's own file, where the app happens to run
+    mine.write_text('{"prompt": "mine", "completion": "untouched"}\n')
+    monkeypatch.chdir(work)
+    shown = fb.Pair([{"role": "user", "content": "q"}], fb.Candidate("base", 1, "good"),
+                    fb.Candidate("base", 2, "bad"), {})
+    record = fb.record_judgement("data.jsonl", shown, "left")
+    fb.record_thumb("data", shown, "right", "down")
+    fb.undo("data.jsonl", record["id"])
+    assert mine.read_text() == '{"prompt": "mine", "completion": "untouched"}\n'
+    assert fb.resolve("data.jsonl") == fb.feedback_path("data") == fresh_home / "feedback" / "data.jsonl"
+    assert fb.feedback_stats("data.jsonl")["retracted"] == 1  # readers find the same file
+    assert fb.resolve("./data.jsonl") == Path("./data.jsonl")  # a path that says so is read
+    for name in ("./data.jsonl", str(mine), "../feedback/x", "a/b"):
+        with pytest.raises(WorkbenchError):
+            fb.record_judgement(name, shown, "left")
+    assert mine.read_text().count("\n") == 1

@@ -34,11 +34,14 @@ def feedback_path(name: str) -> Path:
 
 
 def resolve(name_or_path) -> Path:
-    """A feedback dataset by name (under $WORKBENCH_HOME/feedback) or by file path."""
+    """A feedback dataset to read: by name (under $WORKBENCH_HOME/feedback), or by a path that
+    says it is one (a Path, or text with a folder in it, such as ./data.jsonl). A bare name is a
+    name even where a file of that name sits in the working folder. Writers take names only
+    (`feedback_path`): judgements never go to a file outside the feedback folder."""
     text = str(name_or_path)
-    if text.endswith(".jsonl") and ("/" in text or os.sep in text or Path(text).is_file()):
+    if isinstance(name_or_path, os.PathLike) or "/" in text or os.sep in text:
         return Path(text).expanduser()
-    return feedback_path(text)  # anything else must be a plain name
+    return feedback_path(text)
 
 
 def list_feedback() -> list[dict]:
@@ -99,7 +102,7 @@ def record_judgement(name, pair: Pair, choice: str, *, corrected: str | None = N
     """
     record = judgement_record(pair, choice, corrected=corrected, rater=rater)
     if record is not None:
-        append_record(resolve(name), record)
+        append_record(feedback_path(name), record)
     return record
 
 
@@ -118,14 +121,14 @@ def thumb_record(pair: Pair, side: str, thumb: str, *, rater: str | None = None)
 def record_thumb(name, pair: Pair, side: str, thumb: str, *, rater: str | None = None) -> dict:
     """Append a thumbs up or down on one answer of `pair` ("left" is A) to the dataset `name`."""
     record = thumb_record(pair, side, thumb, rater=rater)
-    append_record(resolve(name), record)
+    append_record(feedback_path(name), record)
     return record
 
 
 def undo(name, judgement_id: str, *, rater: str | None = None) -> dict:
     """Retract a judgement by appending {"retracts": id}; the file is never rewritten."""
     record = {"retracts": judgement_id, "id": uuid.uuid4().hex, "rater": rater, "time": _now()}
-    append_record(resolve(name), record)
+    append_record(feedback_path(name), record)
     return record
 
 
