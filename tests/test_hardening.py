@@ -244,3 +244,27 @@ def test_a_feedback_name_is_never_a_file_in_the_working_folder(fresh_home, tmp_p
         with pytest.raises(WorkbenchError):
             fb.record_judgement(name, shown, "left")
     assert mine.read_text().count("\n") == 1
+
+
+# ---------------------------------------------------------------- uploads
+
+
+def test_a_half_written_upload_is_not_reused(fresh_home, monkeypatch):
+    import os
+
+    from workbench.data.uploads import keep_upload
+    content = b'{"text": "a whole file"}\n' * 100
+    kept = keep_upload("data.jsonl", content)
+    kept.write_bytes(content[:37])  # what a crash mid-write left (before writes were atomic)
+    assert keep_upload("data.jsonl", content).read_bytes() == content
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    other = b'{"text": "another file"}\n'
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError):
+        keep_upload("other.jsonl", other)
+    monkeypatch.undo()
+    assert not list((fresh_home / "uploads").rglob("other.jsonl"))  # nothing under its name
+    assert keep_upload("other.jsonl", other).read_bytes() == other
