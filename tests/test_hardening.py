@@ -268,3 +268,20 @@ def test_a_half_written_upload_is_not_reused(fresh_home, monkeypatch):
     monkeypatch.undo()
     assert not list((fresh_home / "uploads").rglob("other.jsonl"))  # nothing under its name
     assert keep_upload("other.jsonl", other).read_bytes() == other
+
+
+def test_odd_ids_in_a_feedback_file_cost_only_their_line(fresh_home):
+    from workbench import feedback as fb
+    from workbench.io import read_jsonl_tolerant
+    judged = {"prompt": [{"role": "user", "content": "q"}], "chosen": "good", "rejected": "bad",
+              "id": "a1", "chosen_side": "left", "rater": "ana"}
+    path = fb.feedback_path("odd")
+    path.parent.mkdir(parents=True)
+    path.write_text("\n".join(json.dumps(r) for r in (
+        judged, {**judged, "id": ["a2"]}, {"retracts": ["a1"], "id": "r1"}, {"retracts": {"x": 1}},
+        {**judged, "id": "a3", "prompt": [{"role": "user", "content": "q3"}]})) + "\n"
+        + '{"deep": ' + "[" * 5000 + "]" * 5000 + "}\n")
+    assert [r["id"] for r in fb.read_feedback("odd")] == ["a1", "a3"]
+    assert fb.feedback_stats("odd")["pairs"] == 2
+    assert fb.merge_feedback(["odd"], "merged")["pairs"] == 2
+    assert len(read_jsonl_tolerant(path)) == 5  # the too-deep line is skipped, not raised

@@ -74,8 +74,8 @@ def read_jsonl_tolerant(path: Path) -> list[dict]:
                     continue
                 try:
                     rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue  # half-written by a process that died mid-write
+                except (json.JSONDecodeError, RecursionError):
+                    continue  # half-written by a process that died mid-write, or not ours
     except FileNotFoundError:
         pass
     return rows

@@ -137,6 +137,11 @@ def _lines(path: Path) -> list[tuple[int, dict]]:
     return [(n, row) for n, row in enumerate(read_jsonl_tolerant(path), start=1) if isinstance(row, dict)]
 
 
+def _rows(records) -> list[dict]:
+    """The rows of split_feedback's records; a line it found unusable (a RowError) is left out."""
+    return [row for _, row in records if isinstance(row, dict)]
+
+
 def read_feedback(name_or_path, *, keep_ties: bool = True, thumbs: bool = False) -> list[dict]:
     """The effective pair judgements, in file order: retractions applied, a torn line skipped.
     Ties are kept (with "tie": true) unless keep_ties=False; thumbs=True adds the thumbs up/down
@@ -148,9 +153,9 @@ def read_feedback(name_or_path, *, keep_ties: bool = True, thumbs: bool = False)
                         hint="Rate some answers first (the Feedback tab, or `workbench.feedback.Session`).")
     lines = _lines(path)
     kept, _ = split_feedback(lines, keep_ties=keep_ties)
-    keep = {id(row) for _, row in kept if "chosen_side" in row}
+    keep = {id(row) for row in _rows(kept) if "chosen_side" in row}
     if thumbs:
-        keep |= {id(row) for _, row in split_feedback(lines, unpaired=True)[0] if "thumb" in row}
+        keep |= {id(row) for row in _rows(split_feedback(lines, unpaired=True)[0]) if "thumb" in row}
     return [row for _, row in lines if id(row) in keep]
 
 
@@ -162,8 +167,8 @@ def feedback_stats(name_or_path) -> dict:
     path = resolve(name_or_path)
     lines = _lines(path) if path.exists() else []
     kept, counts = split_feedback(lines, keep_ties=True)
-    judgements = [row for _, row in kept if "chosen_side" in row]
-    thumbs = [row for _, row in split_feedback(lines, unpaired=True)[0] if "thumb" in row]
+    judgements = [row for row in _rows(kept) if "chosen_side" in row]
+    thumbs = [row for row in _rows(split_feedback(lines, unpaired=True)[0]) if "thumb" in row]
     raters: dict[str, int] = {}
     for row in judgements + thumbs:
         raters[row.get("rater") or "?"] = raters.get(row.get("rater") or "?", 0) + 1
