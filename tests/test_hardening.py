@@ -35,20 +35,24 @@ def test_threads_writing_one_json_file_never_share_a_temp_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["status.json"]  # no temp file left
 
 
-def test_a_failed_config_write_leaves_the_old_config_whole(tmp_path, monkeypatch):
-    """A full disk while config.yaml is written: the old file stays, nothing half-written."""
+def fill_the_disk(monkeypatch) -> None:
+    """From now on, every write fails as on a full disk (at its fsync)."""
     import os
-
-    from workbench.train.config import config_class
-    path = tmp_path / "config.yaml"
-    config = config_class("sft")(data="a.jsonl", max_steps=3)
-    config.save(path)
-    before = path.read_text()
 
     def disk_full(fd):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", disk_full)
+
+
+def test_a_failed_config_write_leaves_the_old_config_whole(tmp_path, monkeypatch):
+    """A full disk while config.yaml is written: the old file stays, nothing half-written."""
+    from workbench.train.config import config_class
+    path = tmp_path / "config.yaml"
+    config = config_class("sft")(data="a.jsonl", max_steps=3)
+    config.save(path)
+    before = path.read_text()
+    fill_the_disk(monkeypatch)
     config.max_steps = 999
     with pytest.raises(OSError):
         config.save(path)
@@ -250,19 +254,13 @@ def test_a_feedback_name_is_never_a_file_in_the_working_folder(fresh_home, tmp_p
 
 
 def test_a_half_written_upload_is_not_reused(fresh_home, monkeypatch):
-    import os
-
     from workbench.data.uploads import keep_upload
     content = b'{"text": "a whole file"}\n' * 100
     kept = keep_upload("data.jsonl", content)
     kept.write_bytes(content[:37])  # what a crash mid-write left (before writes were atomic)
     assert keep_upload("data.jsonl", content).read_bytes() == content
-
-    def disk_full(fd):
-        raise OSError(28, "No space left on device")
-
     other = b'{"text": "another file"}\n'
-    monkeypatch.setattr(os, "fsync", disk_full)
+    fill_the_disk(monkeypatch)
     with pytest.raises(OSError):
         keep_upload("other.jsonl", other)
     monkeypatch.undo()
