@@ -136,6 +136,11 @@ def test_cli_export_refuses_a_non_empty_folder_unless_forced(runs, tmp_path, cap
     err = capsys.readouterr().err
     assert "not empty" in err and "--force" in err and len(err.strip().splitlines()) == 1
     assert (target / "notes.txt").read_text() == "mine"
+    # --force replaces an earlier export only, never a folder of the user's own.
+    assert main(["export", runs["sft"], "--out", str(target), "--force"]) == 2
+    assert "not an earlier export" in capsys.readouterr().err
+    assert (target / "notes.txt").read_text() == "mine"
+    (target / "workbench_export.json").write_text("{}")
     assert main(["export", runs["sft"], "--out", str(target), "--force", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["kind"] == "adapter" and "notes.txt" not in result["files"]
@@ -151,6 +156,6 @@ def test_unfinished_and_unknown_runs_are_refused(runs, tmp_path):
     with pytest.raises(RunError, match="no run named"):
         export_run("no-such-run", tmp_path / "y")
     assert not (tmp_path / "x").exists()
-    with pytest.raises(WorkbenchError, match="holds"):  # --force never deletes the folder it reads from
+    with pytest.raises(WorkbenchError, match="inside"):  # --force never deletes the folder it reads from
         from workbench.runs import get_run
         export_run(runs["sft"], get_run(runs["sft"]).path, force=True)

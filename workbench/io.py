@@ -10,19 +10,35 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 
+def write_atomic(path: Path, content: str | bytes) -> None:
+    """Write a file so that a reader sees the old file or the new one, never half of one.
+
+    The temp file's name is unique to this call: two threads of one process (the app's) writing
+    the same file must not share, and truncate, one temp file. A failed write removes it.
+    """
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; these are ordinary files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_json_atomic(path: Path, value) -> None:
     """Write JSON so that a reader sees the old file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(value, handle, indent=2, default=str)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(value, indent=2, default=str))
 
 
 def append_jsonl(path: Path, row: dict, *, fsync: bool = False) -> None:
@@ -58,8 +74,8 @@ def read_jsonl_tolerant(path: Path) -> list[dict]:
                     continue
                 try:
                     rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue  # half-written by a process that died mid-write
+                except (json.JSONDecodeError, RecursionError):
+                    continue  # half-written by a process that died mid-write, or not ours
     except FileNotFoundError:
         pass
     return rows

@@ -4,6 +4,7 @@
     runs/      one folder per training run (the single source of truth for a run)
     feedback/  human preference judgements, append-only JSONL
     logs/      the command line's third-party warnings (cli.log)
+    exports/   runs exported from the GUI
 """
 
 from __future__ import annotations
@@ -13,8 +14,14 @@ import re
 from pathlib import Path
 
 # What a run or a feedback dataset may be called: a plain file name, never a path.
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 NAME_HINT = "Use letters, digits, '.', '_' or '-' (up to 100 characters)"
+
+
+def is_name(text) -> bool:
+    """Whether `text` is a usable name. The whole text must match (`$` would let a trailing
+    newline through)."""
+    return isinstance(text, str) and NAME.fullmatch(text) is not None
 
 
 def home() -> Path:
@@ -36,6 +43,11 @@ def feedback_dir() -> Path:
 
 def logs_dir() -> Path:
     return home() / "logs"
+
+
+def exports_dir() -> Path:
+    """Where the GUI exports runs: the one folder inside the home an export may write to."""
+    return home() / "exports"
 
 
 def repo_root() -> Path:

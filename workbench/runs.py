@@ -11,8 +11,13 @@
         stop             present while a stop is requested
 
 Every front end reads runs through these functions; none of them parses the files itself. The job
-process is the only writer of status.json and metrics.jsonl while it lives; a reader that finds a
-`running` status whose process is gone records the run as failed, keeping everything else.
+process is the only writer of status.json and metrics.jsonl while it lives. An active status names
+its owner: the process creating the run (`queued`) or the job process (`running`), by pid and that
+process's start (`pid_start`), since a pid is reused after it ends or the machine restarts. A
+reader that finds an active status whose owner is gone records the run as failed, keeping
+everything else, so a crash never leaves a run that blocks every later job.
+
+A run is named by its folder's name; a name never reaches outside $WORKBENCH_HOME/runs/.
 """
 
 from __future__ import annotations
@@ -52,8 +57,42 @@ def pid_alive(pid: int | None) -> bool:
         return True
 
 
+def process_start(pid: int | None) -> str | None:
+    """What tells process `pid` apart from a later one given the same pid: its start time in
+    clock ticks since boot (/proc/PID/stat field 22) and the boot's id; None when it is gone."""
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            started = handle.read().rsplit(")", 1)[-1].split()[19]  # fields 3.. follow the name
+        with open("/proc/sys/kernel/random/boot_id", encoding="utf-8") as handle:
+            return f"{handle.read().strip()}:{started}"
+    except (OSError, IndexError):
+        pass
+    import psutil  # no /proc (macOS): the start time in seconds, precise to ticks
+    try:
+        return f"{psutil.Process(pid).create_time():.2f}"
+    except psutil.Error:
+        return None
+
+
+def owner(pid: int | None = None) -> dict:
+    """The status fields naming the process that owns an active run (this one by default)."""
+    pid = pid or os.getpid()
+    return {"pid": pid, "pid_start": process_start(pid)}
+
+
+def owner_alive(status: dict) -> bool:
+    """Whether the process a status names still runs (and is the same process, not a reuse of its
+    pid). A status from before pid_start was recorded is judged by its pid alone."""
+    pid = status.get("pid")
+    if not pid_alive(pid):
+        return False
+    return status.get("pid_start") is None or process_start(pid) == status["pid_start"]
+
+
 def check_name(name: str) -> str:
-    if not paths.NAME.match(name or ""):
+    if not paths.is_name(name):
         raise RunError(f"'{name}' is not a usable run name", hint=f"{paths.NAME_HINT}.")
     return name
 
@@ -107,18 +146,31 @@ class Run:
 
     # status
     def raw_status(self) -> dict:
+        """status.json as written; a missing or unreadable one reads as a failed run (the start
+        writes it before config.yaml, so a run without one was cut off while being created)."""
         try:
-            return json.loads(self.status_path.read_text(encoding="utf-8"))
+            status = json.loads(self.status_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            return {"state": "queued", "step": 0}
-        except json.JSONDecodeError:
-            return {"state": "failed", "error": "status.json is unreadable"}
+            return {"state": "failed", "step": 0, "error": "status.json is missing: the run was cut off while "
+                    "being created (a crash or a full disk) and never started. " + self._way_out()}
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+            status = None
+        if not isinstance(status, dict):
+            return {"state": "failed", "step": 0, "error": "status.json is unreadable. " + self._way_out()}
+        return status
+
+    def _way_out(self) -> str:
+        return (f"`workbench runs resume {self.name}` starts it from its last checkpoint; "
+                f"`workbench runs delete {self.name} --yes` removes it.")
 
     def status(self) -> dict:
-        """The run's status, with a dead job process recognised and recorded as a failure."""
+        """The run's status, with a dead owner recognised and recorded as a failure."""
         status = self.raw_status()
-        if status.get("state") == "running" and not pid_alive(status.get("pid")):
-            status = self.update_status(state="failed", pid=None, error=self._death_reason(status.get("pid")))
+        if status.get("state") in ACTIVE_STATES and not owner_alive(status):
+            reason = (self._death_reason(status.get("pid")) if status["state"] == "running" else
+                      f"the run never started: the process creating it (pid {status.get('pid')}) ended "
+                      "before starting its job. " + self._way_out())
+            status = self.update_status(state="failed", pid=None, error=reason)
         return status
 
     def _death_reason(self, pid) -> str:
@@ -156,11 +208,23 @@ class Run:
         return read_jsonl_tolerant(self.samples_path)
 
     def config(self) -> dict:
+        """config.yaml as a dict ({} where there is none); raises RunError naming the file when
+        it is not a readable YAML mapping."""
         import yaml
         try:
-            return yaml.safe_load(self.config_path.read_text(encoding="utf-8")) or {}
+            config = yaml.safe_load(self.config_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
+        except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
+            reason = (str(error).strip().splitlines() or ["unreadable"])[0]
+            raise RunError(f"run '{self.name}' is broken: {self.config_path} is not readable YAML ({reason})",
+                           hint=self._way_out()) from None
+        if config is None:
+            return {}
+        if not isinstance(config, dict):
+            raise RunError(f"run '{self.name}' is broken: {self.config_path} holds "
+                           f"{type(config).__name__}, not a mapping of settings", hint=self._way_out())
+        return config
 
     # checkpoints and outputs
     def checkpoints(self) -> list[Path]:
@@ -198,8 +262,13 @@ class Run:
         return self.stop_path.exists()
 
     def summary(self) -> dict:
-        """One line of the runs table: name, stage, base, state, step, ETA and the latest metrics."""
-        status, config = self.status(), self.config()
+        """One line of the runs table: name, stage, base, state, step, ETA and the latest metrics.
+        A run whose config.yaml cannot be read is "broken", with the reason as its error."""
+        status = self.status()
+        try:
+            config = self.config()
+        except RunError as error:
+            config, status = {}, {**status, "state": "broken", "error": str(error)}
         last = {}
         for row in self.metrics():
             last.update({k: v for k, v in row.items() if isinstance(v, (int, float))})
@@ -225,16 +294,15 @@ def runs_root() -> Path:
     return paths.runs_dir()
 
 
-def get_run(name_or_path: str | os.PathLike) -> Run:
-    """A run by name (under $WORKBENCH_HOME/runs) or by folder path."""
-    candidate = Path(name_or_path)
-    if candidate.is_dir() and (candidate / "config.yaml").exists():
-        return Run(candidate.resolve())
-    folder = runs_root() / str(name_or_path)
-    if not (folder / "config.yaml").exists():
+def get_run(name: str) -> Run:
+    """The run named `name`: the folder $WORKBENCH_HOME/runs/<name>. Never a folder elsewhere,
+    even where one of that name (a backup copy, ./sft-1) holds a config.yaml."""
+    folder = runs_root() / str(name)
+    if not paths.is_name(str(name)) or not (folder / "config.yaml").is_file():
         known = ", ".join(r.name for r in list_runs()[:8]) or "none yet"
-        raise RunError(f"no run named '{name_or_path}' in {runs_root()}",
-                       hint=f"Known runs: {known}. `workbench runs list` shows them all.")
+        raise RunError(f"no run named '{name}' in {runs_root()}",
+                       hint=f"Known runs: {known}. `workbench runs list` shows them all."
+                            + ("" if paths.is_name(str(name)) else " Runs are named, not given as paths."))
     return Run(folder)
 
 
@@ -243,7 +311,7 @@ def list_runs() -> list[Run]:
     root = runs_root()
     if not root.is_dir():
         return []
-    runs = [Run(p) for p in root.iterdir() if p.is_dir() and (p / "config.yaml").exists()]
+    runs = [Run(p) for p in root.iterdir() if p.is_dir() and (p / "config.yaml").is_file()]
     return sorted(runs, key=lambda r: r.config_path.stat().st_mtime, reverse=True)
 
 
@@ -277,8 +345,10 @@ def new_run_folder(stage: str, name: str | None) -> Run:
 
 
 def delete_run(name: str) -> None:
+    """Delete the run named `name` (in $WORKBENCH_HOME/runs only), unless it is training."""
     run = get_run(name)
-    if run.status().get("state") in ACTIVE_STATES:
-        raise RunError(f"run '{name}' is still {run.status()['state']}",
+    state = run.status().get("state")
+    if state in ACTIVE_STATES:
+        raise RunError(f"run '{name}' is still {state}",
                        hint=f"Stop it first: `workbench runs stop {name}`.")
     shutil.rmtree(run.path)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workbench.data.validate import RowError
+from workbench.data.validate import RowError, kind
 
 
 def split_feedback(records: list[tuple[int, dict | RowError]], *, keep_ties: bool = False,
@@ -26,6 +26,8 @@ def split_feedback(records: list[tuple[int, dict | RowError]], *, keep_ties: boo
     rows = [r for _, r in records if isinstance(r, dict)]
     if not any("retracts" in r or "chosen_side" in r or "thumb" in r for r in rows):
         return records, None
+    records = [(line, _bad_id(line, r) or r) if isinstance(r, dict) else (line, r) for line, r in records]
+    rows = [r for _, r in records if isinstance(r, dict)]
     retracted = {r["retracts"] for r in rows if "retracts" in r}
     judged = [r for r in rows if "retracts" not in r]
     live = [r for r in judged if r.get("id") not in retracted]
@@ -50,6 +52,15 @@ def split_feedback(records: list[tuple[int, dict | RowError]], *, keep_ties: boo
         elif keep_ties or r.get("tie") is not True:
             kept.append((line, r))
     return kept, counts
+
+
+def _bad_id(line: int, row: dict) -> RowError | None:
+    """A judgement's "id", or the "retracts" naming one, that is not a string (a hand edit, another
+    tool): that line's error, not the whole file's."""
+    for name in ("retracts", "id"):
+        if name in row and not isinstance(row[name], str):
+            return RowError(line, name, f"expected a judgement id (a string), got {kind(row[name])}")
+    return None
 
 
 def feedback_as_unpaired(counts: dict | None, task: str | None) -> bool:

@@ -5,7 +5,9 @@ a JSON array counts its elements from 1; Parquet counts rows from 1.
 
 CSV cells are text, except that a cell holding a JSON array or object (a `messages` column, a
 conversational `chosen`) is read as that structure; so are label cells "true"/"false"/"1"/"0".
-A line that cannot be read is a RowError in its place, so one bad line never hides the rest.
+A line that cannot be read is a RowError in its place, so one bad line never hides the rest; so
+is a row nested more than MAX_DEPTH levels deep (chat data needs a handful), which would otherwise
+exhaust Python's recursion in the parser or in any later step that walks it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import codecs
 import gzip
 import io
 import json
+import re
 import zlib
 from pathlib import Path
 from typing import Iterator
@@ -21,6 +24,9 @@ from typing import Iterator
 from workbench.data.formats import row_format
 from workbench.data.validate import RowError, kind
 from workbench.errors import DataError
+
+MAX_DEPTH = 100
+_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}:,]')  # JSON strings, brackets, ':' and ','.
 
 SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".csv", ".parquet")
 FILE_HINT = "Give a JSONL file (one JSON object per line), a JSON array of objects, a CSV " \
@@ -93,13 +99,55 @@ def _record(line: int, value) -> tuple[int, dict | RowError]:
     return line, RowError(line, None, f"expected a JSON object {{...}}, got {kind(value)}")
 
 
+def _too_deep(raw: bytes, rows_at: int) -> dict[int, str | None]:
+    """The rows of JSON text `raw` nested more than MAX_DEPTH levels: {row number: its top-level
+    field holding the nesting (None: the row itself)}. rows_at: the depth of the rows' own
+    brackets, 1 for a JSON Lines line, 2 for the elements of a JSON array. Scans tokens, so text
+    too deep for json.loads is still located."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
+        return {}
+    deep: dict[int, str | None] = {}
+    depth, row, key, last = 0, 1, None, b""
+    for token in _TOKENS.findall(raw):
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_DEPTH and row not in deep:
+                deep[row] = key
+        elif token in (b"]", b"}"):
+            depth -= 1
+            if depth < rows_at:
+                key = None
+        elif token == b",":
+            if depth == rows_at - 1:
+                row += 1
+        elif token == b":":
+            if depth == rows_at:
+                key = _try_json(last)
+        last = token
+    return deep
+
+
+def _deep_error(line: int, field: str | None) -> RowError:
+    return RowError(line, field if isinstance(field, str) else None,
+                    f"nested more than {MAX_DEPTH} levels deep; rows are conversations and "
+                    "pairs, a few levels at most")
+
+
 def _json_records(path: Path, data: bytes) -> Iterator[tuple[int, dict | RowError]]:
     """Content, not the extension, decides between a JSON array and JSON Lines: both end up
     named .json in the wild."""
     lines = data.split(b"\n")  # not splitlines(): JSON strings may hold U+2028 unescaped
     if data.lstrip().startswith(b"[") or not _looks_like_jsonl(lines):
+        deep = _too_deep(data, rows_at=2)
         try:
             value = json.loads(data.decode("utf-8"))
+        except RecursionError:
+            line, field = next(iter(deep.items()), (None, None))
+            raise DataError(f"nests too deeply to read as one JSON document (more than {MAX_DEPTH} "
+                            "levels" + (f", in element {line}" if line else "") + ")", path=path,
+                            line=line, field=field if isinstance(field, str) else None,
+                            hint="Remove or flatten that element, or save the file as JSON Lines "
+                                 "(one row per line), where a bad row costs only itself.") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             if _looks_like_jsonl(lines):
                 return _jsonl_records(lines)
@@ -107,7 +155,7 @@ def _json_records(path: Path, data: bytes) -> Iterator[tuple[int, dict | RowErro
             reason = getattr(e, "msg", None) or e.reason
             raise DataError(f"is neither a JSON array nor JSON Lines ({reason}{where})",
                             path=path, hint=FILE_HINT) from None
-        return _array_records(path, value)
+        return _array_records(path, value, deep)
     return _jsonl_records(lines)
 
 
@@ -122,7 +170,7 @@ def _looks_like_jsonl(lines: list[bytes]) -> bool:
 def _try_json(line: bytes):
     try:
         return json.loads(line.decode("utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return None
 
 
@@ -130,6 +178,10 @@ def _jsonl_records(lines: list[bytes]) -> Iterator[tuple[int, dict | RowError]]:
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue  # blank lines (a trailing newline, a gap) are not rows
+        deep = _too_deep(raw, rows_at=1)
+        if deep:
+            yield number, _deep_error(number, deep[1])
+            continue
         try:
             value = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
@@ -140,7 +192,7 @@ def _jsonl_records(lines: list[bytes]) -> Iterator[tuple[int, dict | RowError]]:
             yield _record(number, value)
 
 
-def _array_records(path: Path, value) -> Iterator[tuple[int, dict | RowError]]:
+def _array_records(path: Path, value, deep: dict) -> Iterator[tuple[int, dict | RowError]]:
     if isinstance(value, dict):
         lists = [k for k, v in value.items() if isinstance(v, list)]
         if row_format(value):
@@ -152,7 +204,8 @@ def _array_records(path: Path, value) -> Iterator[tuple[int, dict | RowError]]:
         raise DataError("holds one JSON object, not a list of rows", path=path, hint=hint)
     if not isinstance(value, list):
         raise DataError(f"holds {kind(value)}, not a list of rows", path=path, hint=FILE_HINT)
-    return (_record(number, item) for number, item in enumerate(value, start=1))
+    return ((number, _deep_error(number, deep[number])) if number in deep else _record(number, item)
+            for number, item in enumerate(value, start=1))
 
 
 def _csv_records(path: Path, data: bytes) -> Iterator[tuple[int, dict | RowError]]:
@@ -197,6 +250,8 @@ def _csv_records(path: Path, data: bytes) -> Iterator[tuple[int, dict | RowError
 def _csv_cell(text: str):
     stripped = text.strip()
     if stripped[:1] in ("[", "{"):
+        if _too_deep(stripped.encode("utf-8"), rows_at=1):
+            return text  # left as text, which the row's check then names
         try:
             value = json.loads(stripped)
         except json.JSONDecodeError:

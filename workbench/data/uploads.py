@@ -3,7 +3,8 @@
 The GUI receives an upload as a temporary file and the Jupyter uploader as bytes in memory; both
 keep it here. A training job reads its data file later, from another process, when the temporary
 copy may be gone. The file keeps its name, in a folder named by a hash of its content, so
-re-uploading the same file reuses it and two files of one name do not collide.
+re-uploading the same file reuses it and two files of one name do not collide. A file is written
+beside its name and renamed, so a half-written one never has it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from workbench import paths
 from workbench.errors import DataError
+from workbench.io import write_atomic
 
 
 def uploads_dir() -> Path:
@@ -26,7 +28,9 @@ def keep_upload(name: str, content: bytes) -> Path:
         raise DataError("an uploaded file has no usable name", hint="Rename the file and upload it again.")
     digest = hashlib.sha256(content).hexdigest()[:12]
     target = uploads_dir() / digest / name
-    if not target.exists():
+    # Reused only when whole: a copy cut off by a crash (or an older, non-atomic version of this
+    # function) would otherwise stand for this content forever.
+    if not (target.is_file() and target.read_bytes() == content):
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
+        write_atomic(target, content)
     return target

@@ -30,15 +30,28 @@ _PICKLED = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
 
 
 def _check_out_dir(out: Path, force: bool, protected: list[Path]) -> None:
-    """Refuse a non-empty `out` unless force; never replace a folder that holds `protected` ones."""
+    """Refuse an `out` that could overwrite the user's data: one inside the workbench's home
+    (but for its exports/) or its checkout, a non-empty one without force, with force one that is
+    not a previous export (it has no MARKER), and one that holds a `protected` folder."""
     if out.exists() and not out.is_dir():
         raise WorkbenchError(f"{out} is a file, not a folder.", hint="Give --out a folder path.")
+    resolved = out.resolve()
+    exports = paths.exports_dir().resolve()
+    for root, what in ((paths.home(), "the workbench's home"), (paths.repo_root(), "the workbench's checkout")):
+        root = root.resolve()
+        inside = resolved == root or root in resolved.parents
+        if inside and exports not in resolved.parents:
+            raise WorkbenchError(f"{out} is inside {what} ({root}), where an export could overwrite runs, "
+                                 "models, uploads or feedback.",
+                                 hint=f"Export to a folder outside it, or into {exports}.")
     if not out.is_dir() or not any(out.iterdir()):
         return
     if not force:
         raise WorkbenchError(f"{out} is not empty; exporting would replace what is in it.",
-                             hint="Choose an empty or new folder, or add --force to replace it.")
-    resolved = out.resolve()
+                             hint="Choose an empty or new folder, or add --force to replace an earlier export.")
+    if not (out / MARKER).is_file():
+        raise WorkbenchError(f"{out} is not empty and is not an earlier export (it has no {MARKER}), so "
+                             "--force will not replace it.", hint="Choose an empty or new folder.")
     for path in protected:
         if path.resolve() == resolved or resolved in path.resolve().parents:
             raise WorkbenchError(f"--force would delete {out}, which holds {path}.",

@@ -23,7 +23,7 @@ def check_name(name: str) -> str:
     name = (name or "").strip()
     if name.endswith(".jsonl"):
         name = name[: -len(".jsonl")]
-    if not paths.NAME.match(name):
+    if not paths.is_name(name):
         raise ConfigError(f"'{name}' is not a usable feedback dataset name",
                           hint=f"{paths.NAME_HINT}, e.g. my-feedback.")
     return name
@@ -34,11 +34,14 @@ def feedback_path(name: str) -> Path:
 
 
 def resolve(name_or_path) -> Path:
-    """A feedback dataset by name (under $WORKBENCH_HOME/feedback) or by file path."""
+    """A feedback dataset to read: by name (under $WORKBENCH_HOME/feedback), or by a path that
+    says it is one (a Path, or text with a folder in it, such as ./data.jsonl). A bare name is a
+    name even where a file of that name sits in the working folder. Writers take names only
+    (`feedback_path`): judgements never go to a file outside the feedback folder."""
     text = str(name_or_path)
-    if text.endswith(".jsonl") and ("/" in text or os.sep in text or Path(text).is_file()):
+    if isinstance(name_or_path, os.PathLike) or "/" in text or os.sep in text:
         return Path(text).expanduser()
-    return feedback_path(text)  # anything else must be a plain name
+    return feedback_path(text)
 
 
 def list_feedback() -> list[dict]:
@@ -99,7 +102,7 @@ def record_judgement(name, pair: Pair, choice: str, *, corrected: str | None = N
     """
     record = judgement_record(pair, choice, corrected=corrected, rater=rater)
     if record is not None:
-        append_record(resolve(name), record)
+        append_record(feedback_path(name), record)
     return record
 
 
@@ -118,20 +121,25 @@ def thumb_record(pair: Pair, side: str, thumb: str, *, rater: str | None = None)
 def record_thumb(name, pair: Pair, side: str, thumb: str, *, rater: str | None = None) -> dict:
     """Append a thumbs up or down on one answer of `pair` ("left" is A) to the dataset `name`."""
     record = thumb_record(pair, side, thumb, rater=rater)
-    append_record(resolve(name), record)
+    append_record(feedback_path(name), record)
     return record
 
 
 def undo(name, judgement_id: str, *, rater: str | None = None) -> dict:
     """Retract a judgement by appending {"retracts": id}; the file is never rewritten."""
     record = {"retracts": judgement_id, "id": uuid.uuid4().hex, "rater": rater, "time": _now()}
-    append_record(resolve(name), record)
+    append_record(feedback_path(name), record)
     return record
 
 
 def _lines(path: Path) -> list[tuple[int, dict]]:
     from workbench.io import read_jsonl_tolerant
     return [(n, row) for n, row in enumerate(read_jsonl_tolerant(path), start=1) if isinstance(row, dict)]
+
+
+def _rows(records) -> list[dict]:
+    """The rows of split_feedback's records; a line it found unusable (a RowError) is left out."""
+    return [row for _, row in records if isinstance(row, dict)]
 
 
 def read_feedback(name_or_path, *, keep_ties: bool = True, thumbs: bool = False) -> list[dict]:
@@ -145,9 +153,9 @@ def read_feedback(name_or_path, *, keep_ties: bool = True, thumbs: bool = False)
                         hint="Rate some answers first (the Feedback tab, or `workbench.feedback.Session`).")
     lines = _lines(path)
     kept, _ = split_feedback(lines, keep_ties=keep_ties)
-    keep = {id(row) for _, row in kept if "chosen_side" in row}
+    keep = {id(row) for row in _rows(kept) if "chosen_side" in row}
     if thumbs:
-        keep |= {id(row) for _, row in split_feedback(lines, unpaired=True)[0] if "thumb" in row}
+        keep |= {id(row) for row in _rows(split_feedback(lines, unpaired=True)[0]) if "thumb" in row}
     return [row for _, row in lines if id(row) in keep]
 
 
@@ -159,8 +167,8 @@ def feedback_stats(name_or_path) -> dict:
     path = resolve(name_or_path)
     lines = _lines(path) if path.exists() else []
     kept, counts = split_feedback(lines, keep_ties=True)
-    judgements = [row for _, row in kept if "chosen_side" in row]
-    thumbs = [row for _, row in split_feedback(lines, unpaired=True)[0] if "thumb" in row]
+    judgements = [row for row in _rows(kept) if "chosen_side" in row]
+    thumbs = [row for row in _rows(split_feedback(lines, unpaired=True)[0]) if "thumb" in row]
     raters: dict[str, int] = {}
     for row in judgements + thumbs:
         raters[row.get("rater") or "?"] = raters.get(row.get("rater") or "?", 0) + 1

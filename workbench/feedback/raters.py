@@ -82,9 +82,10 @@ def merge_feedback(sources: list, out_name: str) -> dict:
     for source in sources:
         path = resolve(source)
         for row in read_feedback(path, thumbs=True):
-            if row["id"] in seen:
+            key = row.get("id")  # a row without one (a hand edit) is its own
+            if key is not None and key in seen:
                 continue
-            seen.add(row["id"])
+            seen.add(key)
             merged.append({**row, "rater": row.get("rater") or path.name.removesuffix(".jsonl")})
     if not merged:
         raise DataError("the datasets to merge hold no judgements", hint="Check the names or paths.")

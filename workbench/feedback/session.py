@@ -7,7 +7,9 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from workbench.errors import DataError, WorkbenchError
-from workbench.feedback.dataset import feedback_stats, read_feedback, record_judgement, record_thumb, resolve, undo
+from workbench.feedback.dataset import (
+    check_name, feedback_path, feedback_stats, read_feedback, record_judgement, record_thumb, undo,
+)
 from workbench.feedback.pairs import Pair, check_sampling, make_pair
 from workbench.feedback.raters import agreement_with_reward_model
 
@@ -23,7 +25,9 @@ class Session:
                  reward_model: str | None = None, rater: str | None = None, seed: int = 0,
                  prefetch: bool = True, **sampling):
         from workbench.evaluate import Comparer
-        self.path = resolve(name)
+        # A name, never a path: judgements go to the feedback folder, where training reads them.
+        self.name = check_name(name)
+        self.path = feedback_path(self.name)
         self.models = [m for m in dict.fromkeys(models) if m]
         check_sampling(self.models, sampling.get("temperature", 0.8))  # before the slow model load
         if not prompts:
@@ -67,7 +71,7 @@ class Session:
         """Record the rater's choice on the pair on show ("left", "right", "tie", "skip")."""
         if self.current is None:
             raise WorkbenchError("no pair is on show", hint="Start rating first.")
-        record = record_judgement(self.path, self.current, choice, corrected=corrected, rater=self.rater)
+        record = record_judgement(self.name, self.current, choice, corrected=corrected, rater=self.rater)
         if record is not None:
             self._done.append((record, self.current))
             self.judged += 1
@@ -78,10 +82,10 @@ class Session:
         be judged or skipped. A second thumb on the same answer retracts the first."""
         if self.current is None:
             raise WorkbenchError("no pair is on show", hint="Start rating first.")
-        record = record_thumb(self.path, self.current, side, thumb, rater=self.rater)
+        record = record_thumb(self.name, self.current, side, thumb, rater=self.rater)
         for i, (old, pair) in enumerate(self._done):
             if pair is self.current and old.get("side") == side and "thumb" in old:
-                undo(self.path, old["id"], rater=self.rater)
+                undo(self.name, old["id"], rater=self.rater)
                 del self._done[i]
                 self.judged -= 1
                 break
@@ -99,7 +103,7 @@ class Session:
         if not self._done:
             raise WorkbenchError("nothing to undo in this session")
         record, pair = self._done.pop()
-        undo(self.path, record["id"], rater=self.rater)
+        undo(self.name, record["id"], rater=self.rater)
         self.judged -= 1
         if self.current is not None and self.current is not pair:
             self._ready.appendleft(self.current)

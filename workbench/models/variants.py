@@ -29,7 +29,7 @@ class ModelRef:
 def model_ref(name: str, *, base: str | None = None) -> ModelRef:
     """Resolve `name`: "base" (the given or default base), a run name, or a model name/folder."""
     from workbench.models.sources import DEFAULT_MODEL
-    from workbench.runs import get_run
+    from workbench.runs import Run, get_run
 
     name = str(name).strip()
     if name in ("", "base"):
@@ -37,7 +37,10 @@ def model_ref(name: str, *, base: str | None = None) -> ModelRef:
     try:
         run = get_run(name)
     except RunError:
-        return ModelRef(label=name, base=name, adapter=None, stage=None)
+        folder = Path(name).expanduser()
+        if not (folder / "config.yaml").is_file():
+            return ModelRef(label=name, base=name, adapter=None, stage=None)
+        run = Run(folder.resolve())  # a run folder given as a model path (a copy, another home)
     config, output = run.config(), run.finished_output()
     if output.name == "model":
         return ModelRef(label=run.name, base=str(output), adapter=None, stage=config.get("stage"),

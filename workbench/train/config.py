@@ -229,7 +229,9 @@ class RunConfig:
 
     def save(self, path: str | Path) -> None:
         import yaml
-        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False), encoding="utf-8")
+
+        from workbench.io import write_atomic
+        write_atomic(Path(path), yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     def to_command(self) -> str:
         """The `workbench train` command this config equals (defaults left out)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ from pathlib import Path
 from workbench import paths
 from workbench.errors import RunError
 from workbench.privacy import OFFLINE_ENV
-from workbench.runs import ACTIVE_STATES, Run, get_run, list_runs, new_run_folder, now
+from workbench.runs import ACTIVE_STATES, Run, get_run, list_runs, new_run_folder, now, owner
 from workbench.train.config import RunConfig, config_class
 
 
@@ -142,7 +143,7 @@ def _spawn(run: Run, resume: bool) -> None:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                    env=job_env(), start_new_session=True, cwd=str(paths.repo_root()))
     # Recorded before the worker starts, so a process that dies at once is still noticed.
-    run.update_status(state="running", pid=process.pid, error=None)
+    run.update_status(state="running", error=None, **owner(process.pid))
 
 
 def _spawn_or_fail(run: Run, resume: bool) -> None:
@@ -163,9 +164,15 @@ def start(config: RunConfig, *, allow_parallel: bool = False, wait: bool = False
         _refuse_if_busy(allow_parallel)
         run = new_run_folder(config.stage, config.name)
         config.name = run.name
-        config.save(run.config_path)
-        run.update_status(state="queued", step=0, max_steps=config.max_steps,
-                          created_at=now(), stage=config.stage)
+        # status.json before config.yaml (which makes the folder a run): a run is never without
+        # a status naming its owner, this process, until its job takes over.
+        try:
+            run.update_status(state="queued", step=0, max_steps=config.max_steps,
+                              created_at=now(), stage=config.stage, **owner())
+            config.save(run.config_path)
+        except BaseException:
+            shutil.rmtree(run.path, ignore_errors=True)  # the folder was made just now, and is empty
+            raise
         _spawn_or_fail(run, resume=False)
     return wait_for(run) if wait else run
 

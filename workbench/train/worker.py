@@ -16,7 +16,7 @@ from pathlib import Path
 
 from workbench import privacy  # noqa: F401  (telemetry off in the job process too)
 from workbench.errors import WorkbenchError
-from workbench.runs import Run, now
+from workbench.runs import Run, now, owner
 
 
 def failure_message(error: BaseException) -> str:
@@ -42,7 +42,7 @@ def run_job(run_dir: str | Path, resume: bool = False) -> int:
     if main:
         # A polite kill (closing the app, `kill PID`) becomes a stop: checkpoint, then exit.
         signal.signal(signal.SIGTERM, lambda *_: run.stop_path.touch())
-        run.update_status(state="running", pid=os.getpid(), error=None,
+        run.update_status(state="running", error=None, **owner(),
                           **({"resumed_at": now()} if resume else {"started_at": now()}))
     try:
         config = load_config(run)
