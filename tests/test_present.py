@@ -86,6 +86,8 @@ def test_run_pickers_offer_what_each_purpose_can_load(fresh_home):
         run_choices("chat")
     # every front end's pickers: the GUI's Compare and Feedback tabs, its Train form, the widget
     assert model_choices() == ["base", "sft-done"]
-    assert field_choices("reward_model") == ["", "rm-done"] and field_choices("from_run") == ["", "sft-done"]
+    from workbench.train.config import config_class
+    ppo = {f.name: f for f in config_class("ppo").knobs()}
+    assert field_choices(ppo["reward_model"]) == ["", "rm-done"] and field_choices(ppo["from_run"]) == ["", "sft-done"]
     widget = CompareWidget(["base"])
     assert widget.models[0].options == ("", "base", "sft-done") and widget.reward_model.options == ("", "rm-done")

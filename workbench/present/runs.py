@@ -80,7 +80,7 @@ def run_choices(purpose: str | tuple[str, ...]) -> list[str]:
     Only completed runs with a trained output; a run whose folder cannot be read is left out."""
     from workbench.errors import RunError
     from workbench.runs import list_runs
-    from workbench.train.common import POLICY_STAGES
+    from workbench.train.config import POLICY_STAGES
     if isinstance(purpose, str) and purpose not in PURPOSES:
         raise ValueError(f"unknown run picker purpose '{purpose}': one of {', '.join(PURPOSES)}")
     names = []
