@@ -12,8 +12,9 @@ import pytest
 
 from conftest import ROOT
 from workbench.errors import ConfigError
-from workbench.train.config import (AUTO, KINDS, POLICY_STAGES, STAGE_CONFIGS, DPORunConfig, PPORunConfig, RunConfig,
-                                    SFTRunConfig, form_value, knob, start_from)
+from workbench.train.config import (POLICY_STAGES, STAGE_CONFIGS, DPORunConfig, PPORunConfig, RunConfig,
+                                    SFTRunConfig, start_from)
+from workbench.train.knobs import AUTO, KINDS, form_value, knob
 
 SFT = str(ROOT / "sample_data" / "sft.jsonl")
 PREFERENCE = str(ROOT / "sample_data" / "preference.jsonl")

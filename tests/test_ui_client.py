@@ -123,7 +123,7 @@ def test_token_view(client, tmp_path):
 def start_args(stage="sft", **settings):
     """The Train form's values, in the order `/start_run` takes them."""
     from ui.train_tab import field_specs, form_names
-    from workbench.train.config import form_value
+    from workbench.train.knobs import form_value
     specs = field_specs()
     values = []
     for name in form_names():
@@ -240,7 +240,7 @@ def test_the_train_form_follows_the_stage_configs():
     from workbench.train.config import STAGE_CONFIGS
     from dataclasses import fields
     from ui.train_tab import config_from_form, field_specs, form_names, stage_switch
-    from workbench.train.config import form_value
+    from workbench.train.knobs import form_value
     specs, names = field_specs(), form_names()
     for stage, cls in STAGE_CONFIGS.items():
         assert {f.name for f in fields(cls)} - {"stage"} <= set(names), stage

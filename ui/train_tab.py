@@ -13,7 +13,8 @@ import gradio as gr
 from workbench import charts, present
 from workbench.present import primary_file
 from workbench.runs import run_names
-from workbench.train.config import STAGE_CONFIGS, RunConfig, config_class, form_choices, form_value
+from workbench.train.config import STAGE_CONFIGS, RunConfig, config_class
+from workbench.train.knobs import form_choices, form_value
 from ui.common import esc, guarded, model_names, notice, readable
 from ui.runview import progress_html, samples_table, status_text
 
@@ -249,7 +250,7 @@ def initial_run() -> str | None:
 # ------------------------------------------------------------------ building
 
 def _component(name: str, spec: dict, stage: str, hardware):
-    """The component for one config field, chosen by the field's kind (`workbench.train.config.knob`)."""
+    """The component for one config field, chosen by the field's kind (`workbench.train.knobs.knob`)."""
     f, default = spec["field"], spec["defaults"].get(stage, next(iter(spec["defaults"].values())))
     kind, optional = f.metadata["kind"], f.metadata["optional"]
     common = dict(label=name.replace("_", " "), info=f.metadata["help"], elem_id=f"train-{name}",
