@@ -285,3 +285,51 @@ def test_odd_ids_in_a_feedback_file_cost_only_their_line(fresh_home):
     assert fb.feedback_stats("odd")["pairs"] == 2
     assert fb.merge_feedback(["odd"], "merged")["pairs"] == 2
     assert len(read_jsonl_tolerant(path)) == 5  # the too-deep line is skipped, not raised
+
+
+# ---------------------------------------------------------------- memory caps
+
+
+def _gzip_lines(path, rows: int, row: bytes):
+    import gzip
+    with gzip.open(path, "wb", compresslevel=9) as out:
+        for _ in range(rows):
+            out.write(row)
+
+
+def test_a_gzip_bomb_stops_at_the_byte_cap_with_the_knob_named(fresh_home, tmp_path, monkeypatch, capsys):
+    """A small .jsonl.gz that expands a thousandfold is refused at WORKBENCH_MAX_BYTES, read
+    as a stream (never decompressed whole), in the CLI as in every caller of read_records."""
+    import tracemalloc
+    from workbench.cli import main
+    from workbench.data import inspect_file
+    from workbench.errors import DataError
+    bomb = tmp_path / "bomb.jsonl.gz"
+    row = b'{"prompt": "' + b" " * 4000 + b'", "completion": "x"}\n'
+    _gzip_lines(bomb, 2000, row)  # ~8 MB of text, a few kB on disk
+    assert bomb.stat().st_size < 100_000
+    monkeypatch.setenv("WORKBENCH_MAX_BYTES", "1000000")
+    tracemalloc.start()
+    with pytest.raises(DataError, match=r"more than 1,000,000 bytes.*WORKBENCH_MAX_BYTES") as refused:
+        inspect_file(bomb)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 4_000_000, peak  # the cap plus a chunk, not the 8 MB the file expands to
+    assert "raise the cap" in str(refused.value)
+    assert main(["data", "inspect", str(bomb)]) == 2
+    assert "WORKBENCH_MAX_BYTES" in capsys.readouterr().err
+
+
+def test_too_many_rows_stop_at_the_row_cap(fresh_home, tmp_path, monkeypatch):
+    from workbench.data import load_rows
+    from workbench.errors import ConfigError, DataError
+    path = tmp_path / "many.jsonl"
+    path.write_text('{"prompt": "Hi", "completion": "Yo"}\n' * 50)
+    monkeypatch.setenv("WORKBENCH_MAX_ROWS", "20")
+    with pytest.raises(DataError, match=r"more than 20 rows.*WORKBENCH_MAX_ROWS"):
+        load_rows(path)
+    monkeypatch.setenv("WORKBENCH_MAX_ROWS", "50")
+    assert len(load_rows(path)) == 50
+    monkeypatch.setenv("WORKBENCH_MAX_ROWS", "lots")
+    with pytest.raises(ConfigError, match="WORKBENCH_MAX_ROWS"):
+        load_rows(path)

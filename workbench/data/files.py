@@ -8,6 +8,11 @@ conversational `chosen`) is read as that structure; so are label cells "true"/"f
 A line that cannot be read is a RowError in its place, so one bad line never hides the rest; so
 is a row nested more than MAX_DEPTH levels deep (chat data needs a handful), which would otherwise
 exhaust Python's recursion in the parser or in any later step that walks it.
+
+Caps, so a small upload cannot exhaust memory (a .jsonl.gz can expand a thousandfold): a file is
+read as a stream and refused once it yields more than `WORKBENCH_MAX_BYTES` bytes (decompressed;
+default 2 GiB) or more than `WORKBENCH_MAX_ROWS` rows (default 2,000,000). Both are environment
+variables, read on every call, so the CLI, the GUI, the widgets and the job processes share them.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
+import itertools
 import json
+import os
 import re
 import zlib
 from pathlib import Path
@@ -23,9 +30,12 @@ from typing import Iterator
 
 from workbench.data.formats import row_format
 from workbench.data.validate import RowError, kind
-from workbench.errors import DataError
+from workbench.errors import ConfigError, DataError
 
 MAX_DEPTH = 100
+MAX_BYTES_ENV, MAX_ROWS_ENV = "WORKBENCH_MAX_BYTES", "WORKBENCH_MAX_ROWS"
+DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS = 2 * 2**30, 2_000_000
+_CHUNK = 1 << 20
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}:,]')  # JSON strings, brackets, ':' and ','.
 
 SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".csv", ".parquet")
@@ -40,13 +50,38 @@ def read_records(path) -> Iterator[tuple[int, dict | RowError]]:
     JSON array nor JSON Lines) raise DataError at once, before the first row.
     """
     path = Path(path)
+    max_bytes, max_rows = limits()
     suffix = _check_file(path)
     if suffix == ".parquet":
-        return _parquet_records(path)
-    data = _read_bytes(path, gz=suffix.endswith(".gz"))
-    if suffix == ".csv":
-        return _csv_records(path, data)
-    return _json_records(path, data)
+        records = _parquet_records(path)
+    else:
+        data = _read_bytes(path, gz=suffix.endswith(".gz"), max_bytes=max_bytes)
+        records = _csv_records(path, data) if suffix == ".csv" else _json_records(path, data)
+    return _at_most(records, path, max_rows)
+
+
+def limits() -> tuple[int, int]:
+    """(decompressed bytes, rows) a data file may hold: WORKBENCH_MAX_BYTES, WORKBENCH_MAX_ROWS."""
+    return (_env_int(MAX_BYTES_ENV, DEFAULT_MAX_BYTES), _env_int(MAX_ROWS_ENV, DEFAULT_MAX_ROWS))
+
+
+def _env_int(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip().replace("_", "")
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{name}={os.environ[name]!r} is not a positive whole number",
+                          hint=f"Set it to a number such as {default}, or unset it.")
+    return int(text)
+
+
+def _at_most(records, path: Path, max_rows: int) -> Iterator[tuple[int, dict | RowError]]:
+    for count, record in enumerate(records, start=1):
+        if count > max_rows:
+            raise DataError(f"has more than {max_rows:,} rows, the cap ({MAX_ROWS_ENV})", path=path,
+                            hint=f"Use a part of the file, or raise the cap: {MAX_ROWS_ENV}=N in the "
+                                 "environment of the command or the app.")
+        yield record
 
 
 def _check_file(path: Path) -> str:
@@ -66,19 +101,31 @@ def _check_file(path: Path) -> str:
     return suffix
 
 
-def _read_bytes(path: Path, *, gz: bool) -> bytes:
-    data = path.read_bytes()
-    if gz:
-        try:
-            data = gzip.decompress(data)
-        except (gzip.BadGzipFile, zlib.error):
-            raise DataError("is not gzip-compressed although its name ends in .gz", path=path,
-                            hint="Rename it without .gz, or compress it with gzip.") from None
-        except EOFError:
-            raise DataError("the gzip data is cut short (an interrupted download?)", path=path,
-                            hint="Download or compress it again.") from None
-    data = data.removeprefix(codecs.BOM_UTF8)
-    if not data.strip():
+def _read_bytes(path: Path, *, gz: bool, max_bytes: int) -> bytes:
+    """The file's bytes (decompressed), read in chunks so that at most max_bytes + one chunk is
+    ever held: a gzip bomb is refused at the cap, not after it has filled the memory."""
+    buffer = bytearray()
+    try:
+        with (gzip.open if gz else open)(path, "rb") as stream:
+            while chunk := stream.read(_CHUNK):
+                buffer += chunk
+                if len(buffer) > max_bytes:
+                    what = "expands to" if gz else "holds"
+                    raise DataError(f"{what} more than {max_bytes:,} bytes, the cap ({MAX_BYTES_ENV})",
+                                    path=path, hint=f"Use a part of the file, or raise the cap: "
+                                                    f"{MAX_BYTES_ENV}=N in the environment of the "
+                                                    "command or the app.")
+    except (gzip.BadGzipFile, zlib.error):
+        raise DataError("is not gzip-compressed although its name ends in .gz", path=path,
+                        hint="Rename it without .gz, or compress it with gzip.") from None
+    except EOFError:
+        raise DataError("the gzip data is cut short (an interrupted download?)", path=path,
+                        hint="Download or compress it again.") from None
+    # In place from here on: a copy of a large file would double what reading it costs.
+    data = buffer
+    if data.startswith(codecs.BOM_UTF8):
+        del data[:len(codecs.BOM_UTF8)]
+    if not data or data.isspace():
         raise DataError("the file is empty", path=path, hint=FILE_HINT)
     _check_text(path, data[:8192])
     return data
@@ -136,8 +183,7 @@ def _deep_error(line: int, field: str | None) -> RowError:
 def _json_records(path: Path, data: bytes) -> Iterator[tuple[int, dict | RowError]]:
     """Content, not the extension, decides between a JSON array and JSON Lines: both end up
     named .json in the wild."""
-    lines = data.split(b"\n")  # not splitlines(): JSON strings may hold U+2028 unescaped
-    if data.lstrip().startswith(b"[") or not _looks_like_jsonl(lines):
+    if re.match(rb"\s*\[", data) or not _looks_like_jsonl(_lines(data)):
         deep = _too_deep(data, rows_at=2)
         try:
             value = json.loads(data.decode("utf-8"))
@@ -149,20 +195,31 @@ def _json_records(path: Path, data: bytes) -> Iterator[tuple[int, dict | RowErro
                             hint="Remove or flatten that element, or save the file as JSON Lines "
                                  "(one row per line), where a bad row costs only itself.") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            if _looks_like_jsonl(lines):
-                return _jsonl_records(lines)
+            if _looks_like_jsonl(_lines(data)):
+                return _jsonl_records(_lines(data))
             where = f" at line {e.lineno}, column {e.colno}" if hasattr(e, "lineno") else ""
             reason = getattr(e, "msg", None) or e.reason
             raise DataError(f"is neither a JSON array nor JSON Lines ({reason}{where})",
                             path=path, hint=FILE_HINT) from None
         return _array_records(path, value, deep)
-    return _jsonl_records(lines)
+    return _jsonl_records(_lines(data))
 
 
-def _looks_like_jsonl(lines: list[bytes]) -> bool:
+def _lines(data: bytes) -> Iterator[bytes]:
+    """The lines of `data` one at a time (a list of them all would copy the file). Split on
+    b"\n" only, not splitlines(): JSON strings may hold U+2028 unescaped."""
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end
+        yield bytes(data[start:end])
+        start = end + 1
+
+
+def _looks_like_jsonl(lines: Iterator[bytes]) -> bool:
     # Half of the first lines being objects tells JSON Lines with a few broken lines apart from
     # a pretty-printed document, whose lines are fragments.
-    sample = [line for line in lines if line.strip()][:20]
+    sample = list(itertools.islice((line for line in lines if line.strip()), 20))
     objects = sum(isinstance(_try_json(line), dict) for line in sample)
     return objects > 0 and 2 * objects >= len(sample)
 
@@ -174,7 +231,7 @@ def _try_json(line: bytes):
         return None
 
 
-def _jsonl_records(lines: list[bytes]) -> Iterator[tuple[int, dict | RowError]]:
+def _jsonl_records(lines: Iterator[bytes]) -> Iterator[tuple[int, dict | RowError]]:
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue  # blank lines (a trailing newline, a gap) are not rows
