@@ -68,9 +68,9 @@ def split_text(valid_rows: int, val_fraction: float, eval_file: str | None, seed
 @guarded
 def inspect_data(path_text: str, model: str, max_length, val_fraction, eval_file):
     """Inspect a file. Returns (path, summary, problems, preview, histogram, lengths text, split text)."""
-    from workbench.data import inspect_file
+    from workbench.data import inspect_cached
     path = data_path(path_text)
-    report = inspect_file(path)
+    report = inspect_cached(path)
     figure, lengths = lengths_view(report.canonical, model, int(max_length) if max_length else None)
     preview = json.dumps(report.to_json(sample=PREVIEW_ROWS)["sample"], indent=1, ensure_ascii=False)
     problems = problems_table(report)
@@ -80,12 +80,12 @@ def inspect_data(path_text: str, model: str, max_length, val_fraction, eval_file
 
 @guarded
 def on_split(path_text: str, val_fraction, eval_file):
-    from workbench.data import inspect_file
+    from workbench.data import inspect_cached
     if not (path_text or "").strip():
         return ""
     if eval_file:
         data_path(eval_file)
-    report = inspect_file(data_path(path_text))
+    report = inspect_cached(data_path(path_text))
     return split_text(report.valid_rows, val_fraction, eval_file)
 
 

@@ -27,7 +27,7 @@ def show_tokens(path_text: str, model: str, row_number, max_length, assistant_on
     from workbench.data.tokens import token_view
     from workbench.errors import DataError
     path = data_path(path_text)
-    rows = load_rows(path)
+    rows = load_rows(path, cached=True)
     row_number = int(row_number or 1)
     if not 1 <= row_number <= len(rows):
         raise DataError(f"row {row_number} is out of range: the file has {len(rows)} usable rows",

@@ -7,14 +7,17 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import random
 from dataclasses import dataclass
+from pathlib import Path
 from typing import NamedTuple
 
 from workbench.data.convert import convert_row
 from workbench.data.feedback_rows import feedback_as_unpaired, split_feedback
-from workbench.data.files import FILE_HINT, read_records
+from workbench.data.files import FILE_HINT, limits, read_records
 from workbench.data.formats import FORMATS, TASKS, detect_format, unknown_format
 from workbench.data.validate import RowError, RowProblem
 from workbench.errors import ConfigError, DataError
@@ -123,6 +126,29 @@ def inspect_file(path, *, task: str | None = None, max_chars: int = 20000,
     return report
 
 
+def inspect_cached(path, **options) -> DataReport:
+    """inspect_file(path, **options), parsed once per version of the file: a front end that asks
+    again on every slider move (the split, a token row) would otherwise re-read a large file each
+    time. A version is the file's modification time and size; the caps are part of the key too.
+    The report is shared between callers: read it, never change it."""
+    path = Path(path).expanduser().resolve()
+    stat = path.stat() if path.is_file() else None
+    if stat is None:
+        return inspect_file(path, **options)  # raises the usual "not found" / "is a folder"
+    # Defaults spelled out, so inspect_cached(p) and inspect_cached(p, task=None) share one parse.
+    options = {**_INSPECT_DEFAULTS, **options}
+    return _inspect_once(str(path), stat.st_mtime_ns, stat.st_size, limits(), tuple(sorted(options.items())))
+
+
+_INSPECT_DEFAULTS = {name: p.default for name, p in inspect.signature(inspect_file).parameters.items()
+                     if p.kind is p.KEYWORD_ONLY}
+
+
+@functools.lru_cache(maxsize=4)  # a few files at a time; a big one's rows are the memory cost
+def _inspect_once(path: str, _mtime_ns: int, _size: int, _limits: tuple, options: tuple) -> DataReport:
+    return inspect_file(path, **dict(options))
+
+
 class _TaskWords(NamedTuple):
     holds: str       # "holds ..." : what a file of this task is
     needs: str       # "the X stage needs ..."
@@ -164,15 +190,16 @@ def _task_problem(report: DataReport, task: str | None) -> tuple[str, str] | Non
 
 
 def load_rows(path, *, task: str | None = None, max_chars: int = 20000,
-              keep: tuple[str, ...] = ()) -> list[dict]:
+              keep: tuple[str, ...] = (), cached: bool = False) -> list[dict]:
     """The canonical rows of a file for a stage; raises DataError if it cannot feed `task`.
 
     Each row keeps "_line", its source line, so later stages can point back at the file, and
     the source fields named in `keep` where it has them (see `inspect_file`).
     task="prompts" takes any file with prompts in it (preference, unpaired, SFT conversations)
     and returns its distinct prompts as {"prompt": [...], "_line": where it first occurs}.
+    cached: parse through `inspect_cached` (rows shared with other callers: never change them).
     """
-    report = inspect_file(path, task=task, max_chars=max_chars, keep=keep)
+    report = (inspect_cached if cached else inspect_file)(path, task=task, max_chars=max_chars, keep=keep)
     problem = _task_problem(report, task)
     if problem:
         raise DataError(problem[0], path=path, hint=problem[1])

@@ -56,7 +56,7 @@ class TokenViewer(widgets.VBox):
         if not self.path.value.strip():
             self.status.value = notice("No data file chosen: type a path, e.g. sample_data/sft.jsonl.", "error")
             return None
-        rows = load_rows(self.path.value.strip())
+        rows = load_rows(self.path.value.strip(), cached=True)
         number = self.row.value
         if not 1 <= number <= len(rows):
             raise DataError(f"row {number} is out of range: the file has {len(rows)} usable rows",
