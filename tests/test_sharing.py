@@ -4,6 +4,7 @@ headers, keeps its uploads folder bounded and deletes the run the user was asked
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -34,3 +35,86 @@ def test_slider_moves_do_not_re_read_the_file(fresh_home, tmp_path, monkeypatch)
     path.write_bytes(SFT.read_bytes() + SFT.read_bytes())  # a new version of the file is read again
     assert "Training on" in on_split(str(path), 0.1, None)
     assert len(reads) == 2
+
+
+# ---------------------------------------------------------------- a shared app's typed paths
+
+
+@pytest.fixture
+def shared(fresh_home, tmp_path_factory):
+    """The process as `workbench launch --host 0.0.0.0 --allow-dir ALLOWED` leaves it."""
+    from workbench import paths
+    allowed = tmp_path_factory.mktemp("allowed")
+    paths.share_reads([allowed])
+    yield allowed
+    paths.local_reads()
+
+
+def refusal(call, *args) -> str:
+    """The message of the error `call(*args)` raises."""
+    with pytest.raises(Exception) as raised:
+        call(*args)
+    return str(raised.value)
+
+
+def test_a_shared_app_reads_only_its_own_folders_and_never_says_what_exists(shared, tmp_path_factory):
+    from ui.common import data_path, keep_upload
+    from ui.data_tab import inspect_data, on_split
+    from workbench.present import tokenizer_for
+    outside = tmp_path_factory.mktemp("private")
+    secret = outside / "secret.jsonl"
+    secret.write_bytes(SFT.read_bytes())
+    (outside / "model").mkdir()
+    (outside / "model" / "config.json").write_text("{}")
+    (shared / "mine.jsonl").write_bytes(SFT.read_bytes())
+    uploaded = keep_upload(str(secret))  # an upload is a copy in $WORKBENCH_HOME/uploads
+    link = Path(uploaded).parent / "link.jsonl"
+    link.symlink_to(secret)  # a link inside the home that leads out of it
+    for fine in (str(SFT), uploaded, str(shared / "mine.jsonl")):
+        assert data_path(fine) == str(Path(fine).resolve())
+    answers = {text: refusal(data_path, text).replace(text, "PATH")
+               for text in (str(secret), str(outside / "missing.jsonl"), str(outside), str(link),
+                            str(outside / "notes.txt"), str(SFT.parent / ".." / "pyproject.toml"))}
+    assert len(set(answers.values())) == 1, answers  # one answer, whether the file exists or not
+    assert "not available in a shared workbench" in next(iter(answers.values()))
+    # The Data tab (and so Feedback's and Compare's file boxes) and the model box say the same.
+    assert "not available in a shared workbench" in refusal(inspect_data, str(secret), "tiny", 128, 0.1, None)
+    assert "not available in a shared workbench" in refusal(on_split, str(SFT), 0.1, str(secret))
+    for model in (str(outside / "model"), str(outside / "nothing-here")):
+        assert "not available in a shared workbench" in refusal(tokenizer_for, model)
+    assert tokenizer_for("tiny") is not None
+
+
+def test_a_shared_app_neither_offers_nor_takes_the_machine_fields(shared):
+    from ui.train_tab import field_specs
+    from workbench.train import jobs
+    from workbench.train.config import SFTRunConfig
+    from workbench.errors import ConfigError
+    assert not set(SFTRunConfig.MACHINE_FIELDS) & set(field_specs())
+    for machine in ({"launcher": "accelerate", "num_processes": 2}, {"launcher": "accelerate"}):
+        config = SFTRunConfig(model="tiny", data=str(SFT), max_steps=1, **machine)
+        with pytest.raises(ConfigError, match="cannot be set through a shared workbench"):
+            jobs.start(config)
+    with pytest.raises(Exception, match="not available in a shared workbench"):
+        jobs.start(SFTRunConfig(model="tiny", data="/etc/hostname", max_steps=1))
+    assert not (Path(os.environ["WORKBENCH_HOME"]) / "runs").exists() or \
+        not any((Path(os.environ["WORKBENCH_HOME"]) / "runs").iterdir())
+
+
+def test_launch_beyond_this_machine_shares_reads_and_on_loopback_checks_the_host(fresh_home, monkeypatch, tmp_path):
+    import gradio as gr
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+    from ui.app import launch
+    from workbench import paths
+    seen = {}
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: seen.update(kw))
+    try:
+        launch("0.0.0.0", 0, auth="alice:long-secret", open_browser=False, allowed_dirs=[tmp_path])
+        assert paths.is_shared() and seen["app_kwargs"]["middleware"] == []
+        paths.readable_path(tmp_path / "x.jsonl")  # the allowed folder
+        launch("127.0.0.1", 0, open_browser=False)
+        assert not paths.is_shared()
+        [middleware] = seen["app_kwargs"]["middleware"]
+        assert middleware.cls is TrustedHostMiddleware
+    finally:
+        paths.local_reads()

@@ -6,7 +6,10 @@
 
 Tabs: Data, Tokenization, Train, Compare, Feedback, Runs (one module each). The app binds another interface,
 or shares a public link, only with authentication; analytics are off; uploads are limited to data
-files of at most 200 MB.
+files of at most 200 MB. Served beyond this machine, typed paths reach only the workbench's own
+folders and those given as `allowed_dirs` (`workbench.paths.share_reads`), and the Train form
+leaves out how the machine runs a job. On loopback, a request naming another Host is refused
+(a web page on another site cannot reach the app through DNS rebinding).
 """
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ from __future__ import annotations
 import ipaddress
 import os
 
-from workbench import privacy  # noqa: F401 - analytics and telemetry off before gradio is imported
+from workbench import paths, privacy  # noqa: F401 - analytics and telemetry off before gradio is imported
 from workbench.present import TOKEN_CSS
 from workbench.errors import ConfigError
 
 import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
+from starlette.middleware.trustedhost import TrustedHostMiddleware  # noqa: E402
 
 from ui import compare_tab, data_tab, feedback_tab, runs_tab, tokens_tab, train_tab  # noqa: E402
 from ui.common import UPLOAD_LIMIT, model_names  # noqa: E402
@@ -67,10 +72,18 @@ def check_exposure(host: str, share: bool, auth: str | None) -> None:
         parse_auth(auth)
 
 
+def trusted_hosts(host: str) -> list[str]:
+    """The Host headers an app bound to loopback `host` answers: its own names only."""
+    bound = f"[{host}]" if ":" in host else host
+    return sorted({"localhost", "127.0.0.1", "[::1]", bound.lower()})
+
+
 def build_app() -> gr.Blocks:
     """The whole workbench as a gr.Blocks (not launched)."""
     from workbench.models import DEFAULT_MODEL
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as app:
+    # Gradio's copies of uploads: each is copied to $WORKBENCH_HOME/uploads at once (see
+    # ui.common.keep_upload), so every 15 minutes those older than an hour go.
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(900, 3600)) as app:
         gr.Markdown(f"## {TITLE}\nBring a data file, see what is trained on, train SFT, reward models, DPO, "
                     "KTO and RL as jobs in their own process, and compare the models side by side.",
                     elem_id="title")
@@ -92,18 +105,31 @@ def build_app() -> gr.Blocks:
 
 
 def launch(host: str = "127.0.0.1", port: int | None = 7860, *, share: bool = False, auth: str | None = None,
-           open_browser: bool = True, prevent_thread_lock: bool = False, quiet: bool = False) -> gr.Blocks:
-    """Build and serve the app. Raises ConfigError before serving anything unsafe."""
+           open_browser: bool = True, prevent_thread_lock: bool = False, quiet: bool = False,
+           allowed_dirs=()) -> gr.Blocks:
+    """Build and serve the app. Raises ConfigError before serving anything unsafe.
+
+    allowed_dirs: folders a shared app (another host, or a share link) may read typed paths from,
+    besides its uploads, sample data and $WORKBENCH_HOME (`workbench launch --allow-dir`)."""
     check_exposure(host, share, auth)
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    local = is_loopback(host) and not share
+    if local:
+        paths.local_reads()
+    else:
+        paths.share_reads(allowed_dirs)
+    # Before build_app: the Train form leaves out the machine's fields when shared.
     app = build_app()
+    # Only on loopback: a shared app answers other names (its host's), and asks for a password.
+    middleware = [Middleware(TrustedHostMiddleware, allowed_hosts=trusted_hosts(host))] if local else []
     app.queue(default_concurrency_limit=1)
     try:
         app.launch(server_name=host, server_port=port or None, share=share,
                    auth=parse_auth(auth) if auth else None, inbrowser=open_browser,
                    prevent_thread_lock=prevent_thread_lock, max_file_size=UPLOAD_LIMIT, show_error=True,
                    quiet=quiet, ssr_mode=False, mcp_server=False, pwa=False, enable_monitoring=False,
-                   css=CSS, head=feedback_tab.SHORTCUTS_JS, footer_links=["gradio", "settings"])
+                   css=CSS, head=feedback_tab.SHORTCUTS_JS, footer_links=["gradio", "settings"],
+                   app_kwargs={"middleware": middleware})
     except OSError as error:
         raise ConfigError(f"cannot serve on {host}:{port}: {error}",
                           hint="Another program uses that port: choose one with --port N.") from None

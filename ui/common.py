@@ -53,7 +53,7 @@ def data_path(text: str | None) -> str:
     if not text:
         raise DataError("no data file chosen",
                         hint="Upload a file, pick a sample file, or type a path on this machine.")
-    path = Path(text).expanduser().resolve()  # relative to where the app was started
+    path = paths.readable_path(text)  # relative to where the app was started; shared: our folders only
     if not path.exists():
         raise DataError("file not found", path=path, hint="Check the path; it is read on the machine the app runs on.")
     if path.is_dir():

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from workbench import charts, present
+from workbench import charts, paths, present
 from workbench.present import primary_file
 from workbench.runs import run_names
 from workbench.train.config import STAGE_CONFIGS, RunConfig, config_class
@@ -26,12 +26,18 @@ MAIN_FIELDS = ("model", "method", "precision", "data", "prompts", "eval_data", "
 
 
 def field_specs() -> dict[str, dict]:
-    """name -> {"field": dataclass Field, "defaults": {stage: default}, "shared": on RunConfig}."""
+    """name -> {"field": dataclass Field, "defaults": {stage: default}, "shared": on RunConfig}.
+
+    A workbench served beyond this machine leaves out how the machine runs a job (the launcher and
+    its processes): the engine refuses them there too."""
     shared = {f.name for f in RunConfig.knobs()}
+    hidden = RunConfig.MACHINE_FIELDS if paths.is_shared() else ()
     specs: dict[str, dict] = {}
     for stage, cls in STAGE_CONFIGS.items():
         defaults = cls()
         for f in cls.knobs():
+            if f.name in hidden:
+                continue
             spec = specs.setdefault(f.name, {"field": f, "defaults": {}, "shared": f.name in shared})
             spec["defaults"][stage] = getattr(defaults, f.name)
     return specs

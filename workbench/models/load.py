@@ -14,12 +14,13 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.errors import ModelError
+from workbench.errors import DataError, ModelError
 from workbench.models.hardware import METHODS, Hardware, detect_hardware
 from workbench.models.sources import (
     DEFAULT_MODEL, DEFAULT_TOKENIZER, TINY_MODEL, build_tiny_model, default_model_dir,
     is_prepared, prepare_default_model, prepare_default_tokenizer, read_marker, tiny_model_dir,
 )
+from workbench import paths
 from workbench.paths import models_dir
 
 HUB_ENV = "WORKBENCH_ALLOW_HUB"
@@ -56,7 +57,14 @@ def resolve_model(name_or_path: str | os.PathLike) -> Path | str:
 
 def _local_folder(name: str) -> Path | None:
     path = Path(name).expanduser()
-    if path.exists():
+    if paths.is_shared():  # its own folders only, one answer for the rest, existing or not
+        try:
+            path = paths.readable_path(name)
+        except DataError:
+            if _looks_like_path(name):
+                raise
+            path = None  # "org/model" is a hub id here, never looked up on this machine's disk
+    if path is not None and path.exists():
         if not path.is_dir():
             raise ModelError(f"'{name}' is a file; a model is a folder with config.json.",
                              hint=_UNKNOWN_HINT)

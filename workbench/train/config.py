@@ -76,6 +76,9 @@ class RunConfig:
                                           kind="file")
 
     DEFAULT_LEARNING_RATE = {"lora": 2e-4, "qlora": 2e-4, "full": 2e-5}
+    # How this machine runs a job (processes, an Accelerate file it reads): for whoever runs the
+    # app, never for a user of a shared one (see workbench.train.jobs.prepare_config).
+    MACHINE_FIELDS = ("launcher", "num_processes", "accelerate_config")
 
     def resolved_learning_rate(self) -> float:
         return self.learning_rate or self.DEFAULT_LEARNING_RATE[self.method or "lora"]

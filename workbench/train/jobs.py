@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from workbench import paths
-from workbench.errors import RunError
+from workbench.errors import ConfigError, RunError
 from workbench.privacy import OFFLINE_ENV
 from workbench.runs import ACTIVE_STATES, Run, get_run, list_runs, new_run_folder, now, owner
 from workbench.train.config import RunConfig, config_class
@@ -69,12 +69,25 @@ def prepare_config(config: RunConfig) -> RunConfig:
     if config.stage in ("sft", "reward", "dpo", "kto") and config.micro_batch is None:
         config.micro_batch = default_micro_batch(config, hardware)
     config.validate()
-    # Absolute paths, so a resume from another folder (or the GUI) finds the same files.
+    if paths.is_shared():
+        _refuse_machine_fields(config)
+    # Absolute paths, so a resume from another folder (or the GUI) finds the same files; in a
+    # shared app, only files inside its own folders.
     for name in (*config.file_fields(), "accelerate_config"):
         if getattr(config, name):
-            setattr(config, name, str(Path(getattr(config, name)).expanduser().resolve()))
+            setattr(config, name, str(paths.readable_path(getattr(config, name))))
     stages.check_inputs(config)
     return config
+
+
+def _refuse_machine_fields(config: RunConfig) -> None:
+    """A shared app's users train with the defaults of how this machine runs a job: processes and
+    an Accelerate file are the operator's choice (the form hides them; this refuses them)."""
+    defaults = type(config)()
+    for name in config.MACHINE_FIELDS:
+        if getattr(config, name) != getattr(defaults, name):
+            raise ConfigError(f"{name} cannot be set through a shared workbench",
+                              hint="Whoever runs the app sets it, with `workbench train` on that machine.")
 
 
 def default_micro_batch(config: RunConfig, hardware) -> int:
