@@ -333,3 +333,22 @@ def test_too_many_rows_stop_at_the_row_cap(fresh_home, tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_MAX_ROWS", "lots")
     with pytest.raises(ConfigError, match="WORKBENCH_MAX_ROWS"):
         load_rows(path)
+
+
+# ---------------------------------------------------------------- the uploads folder
+
+
+def test_uploads_stay_under_their_cap_oldest_first_never_a_file_a_run_names(fresh_home, monkeypatch):
+    import os
+    from workbench.data.uploads import keep_upload
+    monkeypatch.setenv("WORKBENCH_MAX_UPLOADS_BYTES", "3500")
+    kept = []
+    for n in range(3):
+        kept.append(keep_upload(f"u{n}.jsonl", bytes([65 + n]) * 1000))
+        os.utime(kept[-1], (1000 + n, 1000 + n))  # u0 oldest
+    # u0, the oldest, is a run's training file, and u1 its eval file (written as YAML quotes it).
+    make_run(fresh_home, "uses-u0", {"state": "completed"},
+             config=f"stage: sft\nmodel: tiny\ndata: {kept[0]}\neval_data: '{kept[1]}'\n")
+    newest = keep_upload("u3.jsonl", b"D" * 1000)  # 4000 bytes > 3500: something must go
+    assert kept[0].is_file() and kept[1].is_file() and newest.is_file()
+    assert not kept[2].exists() and not kept[2].parent.exists()  # the oldest no run names

@@ -62,10 +62,10 @@ def read_records(path) -> Iterator[tuple[int, dict | RowError]]:
 
 def limits() -> tuple[int, int]:
     """(decompressed bytes, rows) a data file may hold: WORKBENCH_MAX_BYTES, WORKBENCH_MAX_ROWS."""
-    return (_env_int(MAX_BYTES_ENV, DEFAULT_MAX_BYTES), _env_int(MAX_ROWS_ENV, DEFAULT_MAX_ROWS))
+    return (env_int(MAX_BYTES_ENV, DEFAULT_MAX_BYTES), env_int(MAX_ROWS_ENV, DEFAULT_MAX_ROWS))
 
 
-def _env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int) -> int:
     text = os.environ.get(name, "").strip().replace("_", "")
     if not text:
         return default
