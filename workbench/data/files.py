@@ -37,6 +37,8 @@ MAX_BYTES_ENV, MAX_ROWS_ENV = "WORKBENCH_MAX_BYTES", "WORKBENCH_MAX_ROWS"
 DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS = 2 * 2**30, 2_000_000
 _CHUNK = 1 << 20
 _TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}:,]')  # JSON strings, brackets, ':' and ','.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # how a lone surrogate gets into JSON text
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".csv", ".parquet")
 FILE_HINT = "Give a JSONL file (one JSON object per line), a JSON array of objects, a CSV " \
@@ -140,10 +142,24 @@ def _check_text(path: Path, head: bytes) -> None:
                         hint="Save it as UTF-8 text. " + FILE_HINT)
 
 
-def _record(line: int, value) -> tuple[int, dict | RowError]:
+def _record(line: int, value, surrogates: bool = False) -> tuple[int, dict | RowError]:
     if isinstance(value, dict):
-        return line, value
+        return line, _without_surrogates(value) if surrogates else value
     return line, RowError(line, None, f"expected a JSON object {{...}}, got {kind(value)}")
+
+
+def _without_surrogates(value):
+    """`value` with each lone surrogate (a "\\ud800" escape JSON allows, UTF-8 cannot encode)
+    replaced by U+FFFD, as a UTF-8 decoder replaces a bad byte: tokenizers refuse such text, so
+    the row would pass inspection and then fail its tokenization or its training job. Pairs were
+    joined by json.loads already; any surrogate left is lone."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def _too_deep(raw: bytes, rows_at: int) -> dict[int, str | None]:
@@ -201,7 +217,7 @@ def _json_records(path: Path, data: bytes) -> Iterator[tuple[int, dict | RowErro
             reason = getattr(e, "msg", None) or e.reason
             raise DataError(f"is neither a JSON array nor JSON Lines ({reason}{where})",
                             path=path, hint=FILE_HINT) from None
-        return _array_records(path, value, deep)
+        return _array_records(path, value, deep, surrogates=bool(_SURROGATE_ESCAPE.search(data)))
     return _jsonl_records(_lines(data))
 
 
@@ -246,10 +262,10 @@ def _jsonl_records(lines: Iterator[bytes]) -> Iterator[tuple[int, dict | RowErro
         except json.JSONDecodeError as e:
             yield number, RowError(number, None, f"not valid JSON: {e.msg} (column {e.colno})")
         else:
-            yield _record(number, value)
+            yield _record(number, value, surrogates=bool(_SURROGATE_ESCAPE.search(raw)))
 
 
-def _array_records(path: Path, value, deep: dict) -> Iterator[tuple[int, dict | RowError]]:
+def _array_records(path: Path, value, deep: dict, surrogates: bool) -> Iterator[tuple[int, dict | RowError]]:
     if isinstance(value, dict):
         lists = [k for k, v in value.items() if isinstance(v, list)]
         if row_format(value):
@@ -261,8 +277,8 @@ def _array_records(path: Path, value, deep: dict) -> Iterator[tuple[int, dict | 
         raise DataError("holds one JSON object, not a list of rows", path=path, hint=hint)
     if not isinstance(value, list):
         raise DataError(f"holds {kind(value)}, not a list of rows", path=path, hint=FILE_HINT)
-    return ((number, _deep_error(number, deep[number])) if number in deep else _record(number, item)
-            for number, item in enumerate(value, start=1))
+    return ((number, _deep_error(number, deep[number])) if number in deep else
+            _record(number, item, surrogates) for number, item in enumerate(value, start=1))
 
 
 def _csv_records(path: Path, data: bytes) -> Iterator[tuple[int, dict | RowError]]:
@@ -314,7 +330,7 @@ def _csv_cell(text: str):
         except json.JSONDecodeError:
             return text
         if isinstance(value, (list, dict)):
-            return value
+            return _without_surrogates(value) if "\\u" in stripped else value
     return text
 
 
