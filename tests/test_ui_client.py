@@ -199,7 +199,8 @@ def test_tiny_sft_run_from_the_app(client, home):
     assert str(settings["max_steps"]) == "40" and settings["name"] == "" and settings["precision"] == "fp32"
     assert settings["command"].startswith("workbench train sft") and "--max-steps 40" in settings["command"]
 
-    _, table, _ = client.predict("ui-sft", api_name="/delete_run")
+    assert "ui-sft" in client.predict("ui-sft", api_name="/ask_delete")
+    _, table, _ = client.predict(api_name="/delete_run")
     assert not (home / "runs" / "ui-sft").exists()
     assert all(r[0] != "ui-sft" for r in table["data"])
 

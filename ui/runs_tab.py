@@ -68,19 +68,24 @@ def export(name: str, out_dir: str, merge: bool) -> str:
 
 @guarded
 def ask_delete(name: str):
+    """(confirmation row, question, the run to delete): the run is kept in a gr.State, so the
+    confirmation deletes the run it named even when another row is picked in between."""
     if not name:
-        return gr.update(visible=False), notice("Pick a run to delete.", "error")
+        return gr.update(visible=False), notice("Pick a run to delete.", "error"), None
     return (gr.update(visible=True),
-            notice(f"Delete run **{esc(name)}** with its checkpoints and metrics, for good?", "error"))
+            notice(f"Delete run **{esc(name)}** with its checkpoints and metrics, for good?", "error"), name)
 
 
 @guarded
-def confirm_delete(name: str):
+def confirm_delete(name: str | None):
     from workbench.runs import delete_run
+    if not name:
+        return (gr.update(visible=False), notice("No deletion was asked for: press Delete… first.", "error"),
+                gr.skip(), gr.skip(), None)
     delete_run(name)
     names = run_names()
     return (gr.update(visible=False), notice(f"Deleted run {esc(name)}.", "ok"), runs_table(),
-            gr.update(choices=names, value=names[0] if names else None))
+            gr.update(choices=names, value=names[0] if names else None), None)
 
 
 def build(ctx: dict) -> gr.Tab:
@@ -108,6 +113,7 @@ def build(ctx: dict) -> gr.Tab:
         with gr.Row(visible=False, elem_id="runs-confirm-row") as confirm_row:
             confirm = gr.Button("Yes, delete it", variant="stop", elem_id="runs-delete-confirm")
             cancel = gr.Button("Cancel", elem_id="runs-delete-cancel")
+        to_delete = gr.State(None)  # the run the open question names
 
     def refresh_all(current):
         names = run_names()
@@ -122,7 +128,8 @@ def build(ctx: dict) -> gr.Tab:
     table.select(on_select, table, pick, api_visibility="private")
     pick.change(open_run, pick, [details, loss_plot, stage_plot, config, samples, export_dir], api_name="open_run")
     export_button.click(export, [pick, export_dir, merge], message, api_name="export_run")
-    delete_button.click(ask_delete, pick, [confirm_row, message], api_visibility="private")
-    cancel.click(lambda: (gr.update(visible=False), ""), None, [confirm_row, message], api_visibility="private")
-    confirm.click(confirm_delete, pick, [confirm_row, message, table, pick], api_name="delete_run")
+    delete_button.click(ask_delete, pick, [confirm_row, message, to_delete], api_name="ask_delete")
+    cancel.click(lambda: (gr.update(visible=False), "", None), None, [confirm_row, message, to_delete],
+                 api_visibility="private")
+    confirm.click(confirm_delete, to_delete, [confirm_row, message, table, pick, to_delete], api_name="delete_run")
     return tab
