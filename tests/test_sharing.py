@@ -118,3 +118,108 @@ def test_launch_beyond_this_machine_shares_reads_and_on_loopback_checks_the_host
         assert middleware.cls is TrustedHostMiddleware
     finally:
         paths.local_reads()
+
+
+# ---------------------------------------------------------------- through the served app
+
+gradio_client = pytest.importorskip("gradio_client")
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory):
+    """An empty WORKBENCH_HOME for the served app, sharing the built models."""
+    from conftest import TEST_HOME
+    from workbench.models import build_tiny_model
+    build_tiny_model()
+    root = tmp_path_factory.mktemp("shared-home")
+    (root / "models").symlink_to(TEST_HOME / "models", target_is_directory=True)
+    before = os.environ["WORKBENCH_HOME"]
+    os.environ["WORKBENCH_HOME"] = str(root)
+    yield root
+    os.environ["WORKBENCH_HOME"] = before
+
+
+@pytest.fixture(scope="module")
+def app(home):
+    from ui.app import launch
+    from ui_support import free_port
+    served = launch(port=free_port(), open_browser=False, prevent_thread_lock=True, quiet=True)
+    yield served
+    served.close()
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return gradio_client.Client(app.local_url, verbose=False)
+
+
+def status_for_host(url: str, host: str) -> int:
+    import urllib.error
+    import urllib.request
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers={"Host": host})) as answer:
+            return answer.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_a_loopback_app_refuses_foreign_host_headers(app):
+    """DNS rebinding: a page on evil.example whose name now points at 127.0.0.1 sends its own
+    name as the Host; the app answers only its own names."""
+    url = app.local_url + "config"
+    port = url.split(":")[2].split("/")[0]
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}", "localhost"):
+        assert status_for_host(url, host) == 200, host
+    for host in (f"evil.example:{port}", "evil.example", f"127.0.0.1.evil.example:{port}", f"10.0.0.5:{port}"):
+        assert status_for_host(url, host) == 400, host
+
+
+def test_delete_confirms_and_deletes_the_run_it_named(home, client):
+    """Ask to delete A, pick row B, confirm: A is deleted, B is kept."""
+    from test_hardening import make_run
+    for name in ("run-a", "run-b"):
+        make_run(home, name, {"state": "completed", "step": 3})
+    client.predict(None, api_name="/runs_table")  # the Refresh button: the picker lists them
+    assert "run-a" in client.predict("run-a", api_name="/ask_delete")
+    client.predict("run-b", api_name="/open_run")  # the user picks row B before confirming
+    message, table, _ = client.predict(api_name="/delete_run")
+    assert "Deleted run run-a" in message
+    assert not (home / "runs" / "run-a").exists() and (home / "runs" / "run-b").is_dir()
+    # The question is answered: a second confirmation deletes nothing.
+    message, _, _ = client.predict(api_name="/delete_run")
+    assert "No deletion was asked for" in message and (home / "runs" / "run-b").is_dir()
+
+
+def test_the_bad_input_corpus_is_answered_by_the_data_tab_in_one_line(client, tmp_path, caplog):
+    """Each broken file of tests/test_bad_inputs.py typed into the Data tab: a whole-file problem
+    is one line naming the file (and its line and field where known), a row problem that row's
+    line and field in the problems table, and no traceback anywhere."""
+    from gradio_client.exceptions import AppError
+    from test_bad_inputs import CORPUS
+    kinds = 0
+    for case, (name, content, expected) in CORPUS.items():
+        path = tmp_path / case.replace(" ", "-").replace(",", "").replace("(", "").replace(")", "") / name
+        path.parent.mkdir()
+        path.write_bytes(content)
+        try:
+            out = client.predict(str(path), "tiny", 128, 0.1, None, api_name="/inspect")
+        except AppError as error:
+            message = str(error)
+            assert expected[0] == "file", (case, message)
+            assert len(message.strip().splitlines()) == 1 and str(path) in message, (case, message)
+            assert expected[1] in message and "Traceback" not in message, (case, message)
+            if len(expected) > 2:
+                assert f"line {expected[2]}, field '{expected[3]}'" in message, (case, message)
+            kinds += 1
+            continue
+        summary, problems = out[1], out[2]
+        problems = problems.get("value", problems)
+        assert name in summary, (case, summary)
+        if expected[0] == "ok":
+            continue
+        assert expected[0] == "row", (case, summary)
+        line, field = expected[1], expected[2]
+        assert [line, field or ""] in [row[:2] for row in problems["data"]], (case, problems["data"])
+        kinds += 1
+    assert kinds >= 40
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
