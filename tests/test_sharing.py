@@ -83,6 +83,9 @@ def test_a_shared_app_reads_only_its_own_folders_and_never_says_what_exists(shar
     for model in (str(outside / "model"), str(outside / "nothing-here")):
         assert "not available in a shared workbench" in refusal(tokenizer_for, model)
     assert tokenizer_for("tiny") is not None
+    # Nor does an export write outside them.
+    from ui.runs_tab import export
+    assert "not available in a shared workbench" in refusal(export, "some-run", str(outside / "out"), False)
 
 
 def test_a_shared_app_neither_offers_nor_takes_the_machine_fields(shared):

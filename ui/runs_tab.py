@@ -61,7 +61,10 @@ def export(name: str, out_dir: str, merge: bool) -> str:
     from workbench.evaluate import export_run
     if not name:
         return notice("Pick a run to export.", "error")
-    done = export_run(name, out_dir or default_export_dir(name), merge=merge)
+    from workbench import paths
+    # A shared app writes only where it may read: its own folders and the allowed ones.
+    target = str(paths.readable_path(out_dir.strip())) if (out_dir or "").strip() else default_export_dir(name)
+    done = export_run(name, target, merge=merge)
     return notice(f"Exported {esc(name)} ({esc(done['kind'])}, base {esc(done['base'])}) to "
                   f"`{esc(done['path'])}`: {esc(', '.join(done['files']))}.", "ok")
 
