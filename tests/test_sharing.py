@@ -2,7 +2,6 @@
 one line, reads only its own folders when served beyond this machine, refuses foreign Host
 headers, keeps its uploads folder bounded and deletes the run the user was asked about."""
 
-import json
 import os
 from pathlib import Path
 
@@ -130,16 +129,9 @@ gradio_client = pytest.importorskip("gradio_client")
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
-    """An empty WORKBENCH_HOME for the served app, sharing the built models."""
-    from conftest import TEST_HOME
-    from workbench.models import build_tiny_model
-    build_tiny_model()
-    root = tmp_path_factory.mktemp("shared-home")
-    (root / "models").symlink_to(TEST_HOME / "models", target_is_directory=True)
-    before = os.environ["WORKBENCH_HOME"]
-    os.environ["WORKBENCH_HOME"] = str(root)
-    yield root
-    os.environ["WORKBENCH_HOME"] = before
+    from ui_support import own_home
+    with own_home(tmp_path_factory, "shared-home") as root:
+        yield root
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ folder, stop it, reload its settings, delete it; errors arrive as readable messa
 """
 
 import json
-import os
 import urllib.request
 from pathlib import Path
 
@@ -15,8 +14,8 @@ import pytest
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client.exceptions import AppError  # noqa: E402
 
-from conftest import ROOT, TEST_HOME  # noqa: E402
-from ui_support import free_port, wait_until  # noqa: E402
+from conftest import ROOT  # noqa: E402
+from ui_support import free_port, own_home, wait_until  # noqa: E402
 
 SFT = str(ROOT / "sample_data" / "sft.jsonl")
 PREFERENCE = str(ROOT / "sample_data" / "preference.jsonl")
@@ -31,15 +30,9 @@ def serve(**options):
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
     """An empty WORKBENCH_HOME for the module (like `fresh_home`), sharing the built models."""
-    from workbench.models import build_tiny_model
-    build_tiny_model()
-    root = tmp_path_factory.mktemp("ui-home")
-    (root / "models").symlink_to(TEST_HOME / "models", target_is_directory=True)
-    before = os.environ["WORKBENCH_HOME"]
-    os.environ["WORKBENCH_HOME"] = str(root)
-    yield root
-    stop_all()
-    os.environ["WORKBENCH_HOME"] = before
+    with own_home(tmp_path_factory) as root:
+        yield root
+        stop_all()
 
 
 def stop_all():

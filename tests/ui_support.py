@@ -1,7 +1,25 @@
-"""Helpers test files share: a free port to serve the app on, and polling."""
+"""Helpers test files share: a home and a free port to serve the app on, and polling."""
 
+import contextlib
+import os
 import socket
 import time
+
+
+@contextlib.contextmanager
+def own_home(tmp_path_factory, name: str = "ui-home"):
+    """An empty WORKBENCH_HOME for a module's served app (like `fresh_home`), sharing the built models."""
+    from conftest import TEST_HOME
+    from workbench.models import build_tiny_model
+    build_tiny_model()
+    root = tmp_path_factory.mktemp(name)
+    (root / "models").symlink_to(TEST_HOME / "models", target_is_directory=True)
+    before = os.environ["WORKBENCH_HOME"]
+    os.environ["WORKBENCH_HOME"] = str(root)
+    try:
+        yield root
+    finally:
+        os.environ["WORKBENCH_HOME"] = before
 
 
 def free_port() -> int:

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from pathlib import Path
 
 from workbench import paths
 from workbench.errors import ConfigError, RunError
