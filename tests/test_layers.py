@@ -3,7 +3,7 @@ layers before it, so a change low down never needs a change above it, and `workb
 imports a front end.
 
 The order, first to last:
-  0. paths, errors, privacy, io         no workbench imports of their own
+  0. paths, errors, privacy, io         no workbench imports but each other (paths raises errors)
   1. runs                               the run folder
   2. data                               reading, detecting and converting files; tokens
   3. models                             sources, loading, sampling, reward scoring

@@ -144,7 +144,7 @@ _INSPECT_DEFAULTS = {name: p.default for name, p in inspect.signature(inspect_fi
                      if p.kind is p.KEYWORD_ONLY}
 
 
-@functools.lru_cache(maxsize=4)  # a few files at a time; a big one's rows are the memory cost
+@functools.lru_cache(maxsize=2)  # a big file's rows are the memory cost: keep two files at most
 def _inspect_once(path: str, _mtime_ns: int, _size: int, _limits: tuple, options: tuple) -> DataReport:
     return inspect_file(path, **dict(options))
 
