@@ -187,8 +187,9 @@ def test_cli_compare_json_schema(runs, capsys):
     answers = json.loads(out)
     assert [a["model"] for a in answers] == ["base", runs["sft"], runs["dpo"]]
     for answer in answers:
-        assert set(answer) == {"model", "text", "tokens", "seconds", "reward"}
-        assert isinstance(answer["text"], str) and answer["tokens"] == 5
+        assert set(answer) == {"model", "text", "tokens", "seconds", "reward", "prompt_tokens", "finish_reason"}
+        assert isinstance(answer["text"], str) and answer["tokens"] == 5 and answer["prompt_tokens"] > 5
+        assert answer["finish_reason"] in ("stop", "length")
         assert isinstance(answer["reward"], float)
     # the same as from Python, with the same seed
     from workbench.evaluate import compare

@@ -31,13 +31,17 @@ from workbench.errors import ConfigError, DataError, ModelError
 @dataclass
 class Answer:
     """One variant's answer. tokens: generated tokens, the end-of-turn token included;
-    seconds: wall time of the generation; reward: the reward model's score, when one was given."""
+    seconds: wall time of the generation; reward: the reward model's score, when one was given;
+    prompt_tokens: the prompt's length as the model read it; finish_reason: "stop" when the
+    answer ended by itself (its end-of-turn token), "length" when max_new_tokens cut it."""
 
     model: str
     text: str
     tokens: int
     seconds: float
     reward: float | None = None
+    prompt_tokens: int = 0
+    finish_reason: str = "stop"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -220,18 +224,28 @@ class Comparer:
                 yield loaded.model
 
     # ------------------------------------------------------------ generation
-    def _generate(self, messages: list[dict], model: str, seed: int, temperature: float, top_p: float,
+    def encode(self, prompt, *, model: str, raw: bool = False) -> list[int]:
+        """The token ids `model` reads for `prompt`: a conversation (messages, or a string for one
+        user turn) through its chat template, ending with the generation prompt; with raw=True a
+        plain text, continued as it is (no template, no special tokens added)."""
+        tokenizer = self.tokenizer(model)
+        if raw:
+            if not isinstance(prompt, str) or not prompt:
+                raise DataError("a raw prompt is a non-empty text", field="prompt")
+            return tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        from workbench.data.tokens import encode_prompt
+        return encode_prompt(tokenizer, as_messages(prompt))
+
+    def _generate(self, prompt_ids: list[int], model: str, seed: int, temperature: float, top_p: float,
                   max_new_tokens: int, streamer=None, stop: threading.Event | None = None) -> Answer:
         import torch
 
-        from workbench.data.tokens import encode_prompt
         from workbench.models.sampling import generate, generation_config
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be at least 1, not {max_new_tokens}.")
         if temperature < 0 or not 0 < top_p <= 1:
             raise ConfigError(f"temperature must be >= 0 and top_p in (0, 1], not {temperature} and {top_p}.")
         tokenizer = self.tokenizer(model)
-        prompt_ids = encode_prompt(tokenizer, messages)
         # Only what the user set applies: not transformers' default top-50 cut, nor a repetition
         # penalty or banned tokens from the model's generation_config.json (a feedback record says
         # how its answers were sampled: temperature, top_p, max_new_tokens).
@@ -252,28 +266,42 @@ class Comparer:
             seconds = time.perf_counter() - started
         new_ids = output[0, len(prompt_ids):].tolist()
         text = tokenizer.decode(new_ids, skip_special_tokens=True)
-        answer = Answer(model=model, text=text, tokens=len(new_ids), seconds=round(seconds, 3))
+        ended = bool(new_ids) and new_ids[-1] == tokenizer.eos_token_id
+        answer = Answer(model=model, text=text, tokens=len(new_ids), seconds=round(seconds, 3),
+                        prompt_tokens=len(prompt_ids), finish_reason="stop" if ended else "length")
         self.last_answers[model] = answer
         return answer
 
-    def generate(self, messages: list[dict], *, model: str, seed: int = 0, temperature: float = 0.7,
-                 top_p: float = 1.0, max_new_tokens: int = 128) -> Answer:
-        """One variant's answer to a chat prompt (messages, or a string for one user turn)."""
-        return self._generate(as_messages(messages), model, seed, temperature, top_p, max_new_tokens)
+    def generate(self, messages, *, model: str, seed: int = 0, temperature: float = 0.7,
+                 top_p: float = 1.0, max_new_tokens: int = 128, raw: bool = False) -> Answer:
+        """One variant's answer to a chat prompt (messages, or a string for one user turn); with
+        raw=True, its continuation of the plain text `messages` (see `encode`)."""
+        return self._generate(self.encode(messages, model=model, raw=raw), model, seed, temperature, top_p,
+                              max_new_tokens)
 
     def stream(self, messages, *, model, seed=0, temperature=0.7, top_p=1.0,
-               max_new_tokens=128) -> Iterator[str]:
+               max_new_tokens=128, raw: bool = False) -> Iterator[str]:
         """Yield the growing answer text, token by token. The last text equals `generate`'s with the
         same seed and settings (same code path); `last_answers[model]` then holds the Answer.
         Closing the iterator early stops the generation after the current token."""
-        messages = as_messages(messages)
-        self._loaded(model)  # an unknown model fails here, not in the worker thread
+        items = self.stream_answer(messages, model=model, seed=seed, temperature=temperature, top_p=top_p,
+                                   max_new_tokens=max_new_tokens, raw=raw)
+        try:
+            yield from (item for item in items if isinstance(item, str))
+        finally:
+            items.close()
+
+    def stream_answer(self, messages, *, model, seed=0, temperature=0.7, top_p=1.0, max_new_tokens=128,
+                      raw: bool = False) -> Iterator[str | Answer]:
+        """`stream`, then this generation's own Answer as the last item (where `last_answers` may
+        already hold a later one when other threads generate too)."""
+        prompt_ids = self.encode(messages, model=model, raw=raw)  # an unknown model fails here
         queue: Queue = Queue()
         stop = threading.Event()
 
         def work():
             try:
-                queue.put(("done", self._generate(messages, model, seed, temperature, top_p,
+                queue.put(("done", self._generate(prompt_ids, model, seed, temperature, top_p,
                                                   max_new_tokens, _QueueStreamer(queue), stop)))
             except BaseException as error:  # handed to the consumer, who raises it
                 queue.put(("error", error))
@@ -289,6 +317,7 @@ class Comparer:
                 if kind == "done":
                     if value.text != shown:
                         yield value.text
+                    yield value
                     return
                 ids += value
                 text = tokenizer.decode(ids, skip_special_tokens=True)
