@@ -28,6 +28,10 @@ feedback file gives its thumbs and, for each pair, two rows: the chosen answer l
 and the rejected one undesirable. Read as `preference` it gives its pairs; the thumbs are left out.
 A file of thumbs only is an unpaired file.
 
+A rating of an answer served by `workbench serve` (POST /v1/feedback) is a thumb with
+"side": "served" and "exchange": the served answer's id; with a correction it is a pair whose
+chosen answer is the correction ("chosen_side": "correction", "rating": "up"|"down").
+
 The file is never rewritten: undo appends {"retracts": id, "id", "rater", "time"}, and readers drop
 the retracted judgement. Skips are not written: a skip says nothing about the answers, and the file
 is the user's dataset, not a log of the session. A crash or a closed tab loses at most the
@@ -41,16 +45,17 @@ judgement being written (a torn last line, which readers skip).
 """
 
 from workbench.feedback.dataset import (
-    CHOICES, SIDES, THUMBS, check_name, feedback_path, feedback_stats, judgement_record, list_feedback,
-    read_feedback, record_judgement, record_thumb, resolve, thumb_record, undo,
+    CHOICES, RATINGS, SIDES, THUMBS, check_name, feedback_path, feedback_stats, judgement_record, list_feedback,
+    rating_record, read_feedback, record_judgement, record_rating, record_thumb, resolve, thumb_record, undo,
 )
 from workbench.feedback.pairs import Candidate, Pair, check_sampling, make_pair, prompts_from
 from workbench.feedback.raters import agreement, agreement_with_reward_model, cohen_kappa, merge_feedback
 from workbench.feedback.session import Session
 from workbench.feedback.training import FEEDBACK_RECORD, STAGES, run_feedback, train_from_feedback
 
-__all__ = ["CHOICES", "SIDES", "THUMBS", "STAGES", "FEEDBACK_RECORD", "Candidate", "Pair", "Session",
+__all__ = ["CHOICES", "RATINGS", "SIDES", "THUMBS", "STAGES", "FEEDBACK_RECORD", "Candidate", "Pair", "Session",
            "check_name", "feedback_path", "resolve", "list_feedback", "prompts_from", "make_pair",
            "check_sampling", "judgement_record", "record_judgement", "thumb_record", "record_thumb", "undo",
+           "rating_record", "record_rating",
            "read_feedback", "feedback_stats", "cohen_kappa", "agreement", "merge_feedback",
            "agreement_with_reward_model", "train_from_feedback", "run_feedback"]

@@ -125,6 +125,40 @@ def record_thumb(name, pair: Pair, side: str, thumb: str, *, rater: str | None =
     return record
 
 
+RATINGS = ("up", "down")
+
+
+def rating_record(prompt: list[dict], answer: str, *, model: str, rating: str, correction: str | None = None,
+                  seed: int | None = None, settings: dict | None = None, exchange: str | None = None,
+                  rater: str | None = None) -> dict:
+    """The feedback line for a rating of one served answer (`workbench serve`'s /v1/feedback).
+    Without a correction it is a thumb (an unpaired, KTO row, "side": "served"); with one it is a
+    preference pair whose chosen answer is the correction and whose rejected answer is the model's
+    ("chosen_side": "correction"), whatever the thumb said: a person who rewrote an answer preferred
+    the rewrite. exchange: the served answer's id, kept so the row can be traced to the served log."""
+    if rating not in RATINGS:
+        raise ConfigError(f"unknown rating '{rating}'", hint="Use 'up' or 'down'.")
+    correction = (correction or "").strip() or None
+    common = {"id": uuid.uuid4().hex, "exchange": exchange, "rater": (rater or "").strip() or None,
+              "time": _now(), **(settings or {})}
+    if correction is None:
+        return {"prompt": prompt, "completion": answer, "label": rating == "up", "thumb": rating,
+                "model": model, "seed": seed, "side": "served", **common}
+    if correction == answer.strip():
+        raise DataError("the correction is the answer itself, so it teaches nothing", field="correction",
+                        hint="Send the rating alone, or a correction that differs from the answer.")
+    return {"prompt": prompt, "chosen": correction, "rejected": answer, "chosen_model": model, "chosen_seed": seed,
+            "chosen_side": "correction", "rejected_model": model, "rejected_seed": seed, "rejected_side": "served",
+            "chosen_original": answer, "rating": rating, **common}
+
+
+def record_rating(name, prompt: list[dict], answer: str, **rating) -> dict:
+    """Append `rating_record(prompt, answer, **rating)` to the feedback dataset `name`."""
+    record = rating_record(prompt, answer, **rating)
+    append_record(feedback_path(name), record)
+    return record
+
+
 def undo(name, judgement_id: str, *, rater: str | None = None) -> dict:
     """Retract a judgement by appending {"retracts": id}; the file is never rewritten."""
     record = {"retracts": judgement_id, "id": uuid.uuid4().hex, "rater": rater, "time": _now()}
