@@ -247,3 +247,36 @@ def test_5_runs_tab_lists_the_run(page):
     page.locator("#runs-delete-confirm").click()
     page.wait_for_function(f"document.querySelector('#runs-message').innerText.includes('Deleted run {RUN}')")
     assert RUN not in text(page, "runs-table")
+
+
+def test_6_deploy_serves_the_model_and_draws_what_it_was_asked(page):
+    """Deploy: start a server for 'base' (the tiny model chosen at the top), ask it through the
+    openai client as any user of the endpoint would, rate the answer, and see the panel count
+    the request and the rating; then stop it."""
+    import httpx
+    from openai import OpenAI
+    open_tab(page, "Deploy")
+    port = free_port()
+    fill(page, "deploy-port", str(port))
+    page.locator("#deploy-start").click()
+    page.wait_for_function("document.querySelector('#deploy-status').innerText.includes('running')",
+                           timeout=240_000)
+    status = text(page, "deploy-status")
+    assert f"http://127.0.0.1:{port}/v1" in status and "logging every exchange" in status
+    assert f"curl http://127.0.0.1:{port}/v1/chat/completions" in text(page, "deploy-howto")
+    client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="unused", max_retries=0, timeout=120)
+    answer = client.chat.completions.create(model="base", messages=[{"role": "user", "content": "Hello"}],
+                                            max_tokens=8, seed=0)
+    rated = httpx.post(f"http://127.0.0.1:{port}/v1/feedback", json={"id": answer.id, "rating": "up"}, timeout=30)
+    assert rated.status_code == 200, rated.text
+    page.locator("#deploy-refresh").click()
+    page.wait_for_function("document.querySelector('#deploy-table').innerText.includes('100%')", timeout=60_000)
+    drawn = page.evaluate("""() => {
+        const plot = document.querySelector('#deploy-plot .js-plotly-plot');
+        return plot && plot.data ? plot.data.filter(t => t.name === 'base').length : 0;
+    }""")
+    assert drawn == 3  # requests, latency and rated-up panels, one trace each for the one model
+    shot(page, "6-deploy")
+    page.locator("#deploy-stop").click()
+    page.wait_for_function("document.querySelector('#deploy-status').innerText.includes('stopped')",
+                           timeout=60_000)

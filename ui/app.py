@@ -4,7 +4,7 @@
     launch(port=7860)                                   # blocks; the CLI's `workbench launch`
     launch(port=0, open_browser=False, prevent_thread_lock=True)   # tests: returns the running app
 
-Tabs: Data, Tokenization, Train, Compare, Feedback, Runs (one module each). The app binds another interface,
+Tabs: Data, Tokenization, Train, Compare, Feedback, Runs, Deploy (one module each). The app binds another interface,
 or shares a public link, only with authentication; analytics are off; uploads are limited to data
 files of at most 200 MB. Served beyond this machine, typed paths reach only the workbench's own
 folders and those given as `allowed_dirs` (`workbench.paths.share_reads`), and the Train form
@@ -14,18 +14,18 @@ leaves out how the machine runs a job. On loopback, a request naming another Hos
 
 from __future__ import annotations
 
-import ipaddress
 import os
 
 from workbench import paths, privacy  # noqa: F401 - analytics and telemetry off before gradio is imported
 from workbench.present import TOKEN_CSS
 from workbench.errors import ConfigError
+from workbench.serve import is_loopback, trusted_hosts
 
 import gradio as gr  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 from starlette.middleware.trustedhost import TrustedHostMiddleware  # noqa: E402
 
-from ui import compare_tab, data_tab, feedback_tab, runs_tab, tokens_tab, train_tab  # noqa: E402
+from ui import compare_tab, data_tab, deploy_tab, feedback_tab, runs_tab, tokens_tab, train_tab  # noqa: E402
 from ui.common import UPLOAD_LIMIT, model_names  # noqa: E402
 
 TITLE = "SFT ⇄ RLHF Workbench"
@@ -41,16 +41,6 @@ CSS = TOKEN_CSS + """
 [data-testid="status-tracker"]:has(> span.error) { display: none !important; }
 .wb-off { display: none !important; }  /* a group of Train fields the chosen stage does not have */
 """
-
-
-def is_loopback(host: str) -> bool:
-    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name: assume it can be reached from elsewhere
 
 
 def parse_auth(text: str) -> tuple[str, str]:
@@ -70,12 +60,6 @@ def check_exposure(host: str, share: bool, auth: str | None) -> None:
                                "--host 127.0.0.1.")
     if auth:
         parse_auth(auth)
-
-
-def trusted_hosts(host: str) -> list[str]:
-    """The Host headers an app bound to loopback `host` answers: its own names only."""
-    bound = f"[{host}]" if ":" in host else host
-    return sorted({"localhost", "127.0.0.1", "[::1]", bound.lower()})
 
 
 def build_app() -> gr.Blocks:
@@ -101,6 +85,7 @@ def build_app() -> gr.Blocks:
             compare_tab.build(ctx)
             feedback_tab.build(ctx)
             runs_tab.build(ctx)
+            deploy_tab.build(ctx)
     return app
 
 

@@ -121,3 +121,27 @@ def histogram_figure(lengths: list[int], max_length: int | None) -> go.Figure:
 
 def count_points(rows: list[dict], key: str = "loss") -> int:
     return len(series(rows, key)[0])
+
+
+def served_figure(stats: dict) -> go.Figure:
+    """A served log over time (`workbench.serve.served_stats`), one colour per model: requests,
+    mean latency and the share of rated answers rated up, per time bucket, one panel each."""
+    from datetime import datetime, timezone
+    panels = (("requests", "requests"), ("latency_mean_s", "mean latency (s)"), ("share_up", "rated up (share)"))
+    fig = make_subplots(rows=len(panels), cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                        subplot_titles=[title for _, title in panels])
+    models = sorted({row["model"] for row in stats.get("series", [])})
+    for k, model in enumerate(models):
+        rows = [row for row in stats["series"] if row["model"] == model]
+        x = [datetime.fromtimestamp(row["t"], tz=timezone.utc) for row in rows]
+        for r, (key, _) in enumerate(panels, start=1):
+            fig.add_trace(go.Scatter(x=x, y=[row[key] for row in rows], name=model, legendgroup=model,
+                                     showlegend=r == 1, mode="lines+markers", marker={"size": 6},
+                                     line={"color": COLORS[k % len(COLORS)]}, connectgaps=False),
+                          row=r, col=1)
+    fig.update_yaxes(rangemode="tozero")
+    fig.update_yaxes(range=[0, 1.05], row=3, col=1)
+    title = f"Served: {stats.get('name', '')}" if models else "Served (no requests logged yet)"
+    fig.update_layout(title={"text": title, "x": 0.01}, height=520, margin=dict(l=50, r=20, t=60, b=40),
+                      legend={"orientation": "h", "y": -0.12}, template="plotly_white")
+    return fig

@@ -7,6 +7,7 @@ them in Markdown, HTML or terminal text.
     data       a data file's summary, a row's token statistics, the token chips (HTML and CSS)
     feedback   a feedback dataset's counts and a rating session's counter
     compare    the Comparer kept between clicks
+    serve      a server's state, how to call it, and what its served log says
 
 It sits above the engine (it reads runs, reports and sessions) and below the front ends.
 """
@@ -18,7 +19,8 @@ from workbench.present.data import (
 )
 from workbench.present.feedback import Counter, feedback_facts, session_counter
 from workbench.present.runs import RunStatus, run_choices, run_status
+from workbench.present.serve import DeployFacts, deploy_facts
 
-__all__ = ["TOKEN_CSS", "ComparerCache", "Counter", "DataSummary", "RunStatus", "TokenStats", "chips_html",
+__all__ = ["TOKEN_CSS", "ComparerCache", "Counter", "DataSummary", "DeployFacts", "deploy_facts", "RunStatus", "TokenStats", "chips_html",
            "cut_summary", "data_summary", "esc", "feedback_facts", "guarded", "notice", "primary_file",
            "readable", "run_choices", "run_status", "session_counter", "token_stats", "tokenizer_for"]
