@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from workbench.cli.common import EXIT_OK, add_precision_option, print_json
+from workbench.errors import WorkbenchError
 
 
 def _sampling(args) -> dict:
@@ -80,13 +81,19 @@ def cmd_eval(args) -> int:
 
 def cmd_export(args) -> int:
     from workbench.evaluate import export_run
-    result = export_run(args.run, args.out, merge=args.merge, force=args.force, dtype=args.dtype)
+    if args.gguf_type and not args.gguf:
+        raise WorkbenchError("--gguf-type applies to a --gguf export only.", hint="Add --gguf.")
+    result = export_run(args.run, args.out, merge=args.merge, force=args.force, dtype=args.dtype,
+                        gguf_type=(args.gguf_type or "f16") if args.gguf else None)
     if args.json:
         print_json(result)
-    else:
-        saved = f", {result['dtype']} merged in fp32" if result.get("dtype") else ""
-        print(f"exported run {result['run']} ({result['kind']}{saved}, base {result['base']}) to {result['path']}: "
-              + ", ".join(result["files"]))
+        return EXIT_OK
+    saved = (f", {result['dtype']} merged in fp32" if result.get("dtype") else
+             f", {result['gguf_type']}" if result.get("gguf_type") else "")
+    print(f"exported run {result['run']} ({result['kind']}{saved}, base {result['base']}) to {result['path']}: "
+          + ", ".join(result["files"]))
+    if result["kind"] == "gguf":
+        print(f"Ollama: cd {result['path']} && ollama create {result['run']} -f Modelfile && ollama run {result['run']}")
     return EXIT_OK
 
 
@@ -138,7 +145,8 @@ def add_parsers(commands) -> None:
     p.add_argument("--json", action="store_true", help="print the whole saved result")
     p.set_defaults(func=cmd_eval, loads_models=True)
 
-    p = commands.add_parser("export", help="write a run's adapter, or a merged standalone model folder")
+    p = commands.add_parser("export", help="write a run's adapter, a merged standalone model folder, "
+                                           "or a GGUF file for llama.cpp, Ollama and LM Studio")
     p.add_argument("run")
     p.add_argument("--out", required=True, help="target folder (must be empty or new)")
     p.add_argument("--merge", action="store_true",
@@ -148,5 +156,11 @@ def add_parsers(commands) -> None:
     p.add_argument("--dtype", choices=list(EXPORT_DTYPES), default="auto",
                    help="what a --merge export is saved in (the merge itself is computed in fp32); "
                         "auto = the dtype the base model is stored in")
+    p.add_argument("--gguf", action="store_true",
+                   help="write one GGUF file of the merged model (tokenizer and chat template included) "
+                        "and an Ollama Modelfile; Llama-architecture models such as SmolLM2")
+    from workbench.evaluate.gguf import GGUF_TYPES
+    p.add_argument("--gguf-type", choices=list(GGUF_TYPES),
+                   help="what the GGUF's weights are stored in (default: f16; norms are always f32)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_export, loads_models=True)

@@ -3,7 +3,8 @@
     compare.py   Comparer: base / SFT / RLHF variants from one base in memory (PEFT adapters)
     evaluate.py  held-out loss, preference accuracy, mean reward, pairwise win rates; saved results
     score.py     RewardScorer: a reward run's score of a (prompt, answer) pair
-    export.py    export_run: a run's adapter, or a merged standalone transformers folder
+    export.py    export_run: a run's adapter, a merged standalone transformers folder, or a GGUF
+    gguf.py      write_gguf: a Llama causal LM and its tokenizer as one GGUF file (llama.cpp, Ollama)
 
 Importing this package loads neither torch nor transformers; the functions do, on first use.
 """
