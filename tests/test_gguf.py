@@ -214,6 +214,19 @@ def test_cli_gguf_export(runs, tmp_path, capsys):  # noqa: F811
     assert code == 0 and f"{runs['sft']}-f16.gguf" in out and "ollama create" in out
 
 
+def test_runs_tab_exports_gguf_and_says_how_to_run_it(runs, tmp_path):  # noqa: F811
+    """The Runs tab's Export button (the handler it calls) with 'GGUF q8_0' chosen."""
+    from ui.runs_tab import EXPORT_KINDS, export
+    assert "gguf:q8_0" in [value for _, value in EXPORT_KINDS]
+    message = export(runs["sft"], str(tmp_path / "tab"), "gguf:q8_0")
+    assert f"{runs['sft']}-q8_0.gguf" in message and "ollama create" in message, message
+    assert gguf_fields(tmp_path / "tab" / f"{runs['sft']}-q8_0.gguf")["general.file_type"] == 7
+    import gradio as gr
+    with pytest.raises(gr.Error, match="reward model"):  # shown on the page as a readable message
+        export(runs["reward"], str(tmp_path / "reward"), "gguf:f16")
+    assert not (tmp_path / "reward").exists()
+
+
 @pytest.mark.parametrize("case", ["architecture", "vocabulary"])
 def test_what_the_writer_cannot_write_is_refused_by_name(tmp_path, case):
     """Another architecture is named against the one supported; a vocabulary whose pre-tokenizer

@@ -183,7 +183,7 @@ def test_tiny_sft_run_from_the_app(client, home):
     assert "precision: fp32" in config_yaml  # chosen in the form, recorded by the run
 
     with pytest.raises(AppError, match="has not completed"):
-        client.predict("ui-sft", export_dir, False, api_name="/export_run")
+        client.predict("ui-sft", export_dir, "gguf:f16", api_name="/export_run")
 
     loaded = client.predict("ui-sft", api_name="/load_settings")
     names = ["stage", "doc", "command"] + form_names()  # (the client leaves gr.State out)

@@ -56,17 +56,30 @@ def default_export_dir(name: str) -> str:
     return str(paths.home() / "exports" / name)
 
 
+# What the Export button writes: (label, value); the value is export_run's merge / gguf_type.
+EXPORT_KINDS = [("the adapter as trained", "adapter"), ("a merged transformers folder", "merged"),
+                ("GGUF f16, for llama.cpp, Ollama, LM Studio", "gguf:f16"),
+                ("GGUF q8_0 (half the size of f16)", "gguf:q8_0")]
+
+
 @guarded
-def export(name: str, out_dir: str, merge: bool) -> str:
+def export(name: str, out_dir: str, kind: str) -> str:
     from workbench.evaluate import export_run
     if not name:
         return notice("Pick a run to export.", "error")
+    if kind not in dict((value, label) for label, value in EXPORT_KINDS):
+        return notice(f"Unknown export '{esc(kind)}'; choose one of the options.", "error")
     from workbench import paths
     # A shared app writes only where it may read: its own folders and the allowed ones.
     target = str(paths.readable_path(out_dir.strip())) if (out_dir or "").strip() else default_export_dir(name)
-    done = export_run(name, target, merge=merge)
-    return notice(f"Exported {esc(name)} ({esc(done['kind'])}, base {esc(done['base'])}) to "
-                  f"`{esc(done['path'])}`: {esc(', '.join(done['files']))}.", "ok")
+    gguf_type = kind.split(":", 1)[1] if kind.startswith("gguf:") else None
+    done = export_run(name, target, merge=kind == "merged", gguf_type=gguf_type)
+    message = (f"Exported {esc(name)} ({esc(done['kind'])}, base {esc(done['base'])}) to "
+               f"`{esc(done['path'])}`: {esc(', '.join(done['files']))}.")
+    if gguf_type:
+        message += (f" Run it with Ollama: `cd {esc(done['path'])} && ollama create {esc(name)} -f Modelfile "
+                    f"&& ollama run {esc(name)}`.")
+    return notice(message, "ok")
 
 
 @guarded
@@ -108,8 +121,8 @@ def build(ctx: dict) -> gr.Tab:
                                    elem_id="runs-samples")
         with gr.Row():
             export_dir = gr.Textbox(label="Export to folder", elem_id="runs-export-dir", scale=3)
-            merge = gr.Checkbox(label="Merge the adapter into the base (a standalone model)", value=False,
-                                elem_id="runs-export-merge", scale=2)
+            kind = gr.Dropdown(EXPORT_KINDS, value="adapter", label="Export as", elem_id="runs-export-kind",
+                               scale=2)
             export_button = gr.Button("Export", elem_id="runs-export", scale=1)
             delete_button = gr.Button("Delete…", variant="stop", elem_id="runs-delete", scale=1)
         message = gr.Markdown(elem_id="runs-message")
@@ -130,7 +143,7 @@ def build(ctx: dict) -> gr.Tab:
     tab.select(refresh_all, pick, [table, pick], api_visibility="private")
     table.select(on_select, table, pick, api_visibility="private")
     pick.change(open_run, pick, [details, loss_plot, stage_plot, config, samples, export_dir], api_name="open_run")
-    export_button.click(export, [pick, export_dir, merge], message, api_name="export_run")
+    export_button.click(export, [pick, export_dir, kind], message, api_name="export_run")
     delete_button.click(ask_delete, pick, [confirm_row, message, to_delete], api_name="ask_delete")
     cancel.click(lambda: (gr.update(visible=False), "", None), None, [confirm_row, message, to_delete],
                  api_visibility="private")
