@@ -141,6 +141,10 @@ def served_figure(stats: dict) -> go.Figure:
                           row=r, col=1)
     fig.update_yaxes(rangemode="tozero")
     fig.update_yaxes(range=[0, 1.05], row=3, col=1)
+    if models:  # half a bucket either side, so one bucket is a point in a minute, not in a millisecond
+        times, half = [row["t"] for row in stats["series"]], stats.get("bucket_s", 60) / 2
+        fig.update_xaxes(range=[datetime.fromtimestamp(min(times) - half, tz=timezone.utc),
+                                datetime.fromtimestamp(max(times) + half, tz=timezone.utc)])
     title = f"Served: {stats.get('name', '')}" if models else "Served (no requests logged yet)"
     fig.update_layout(title={"text": title, "x": 0.01}, height=520, margin=dict(l=50, r=20, t=60, b=40),
                       legend={"orientation": "h", "y": -0.12}, template="plotly_white")

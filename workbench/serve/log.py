@@ -108,7 +108,7 @@ def served_logs() -> list[str]:
 def served_stats(name: str, *, bucket_s: int = 60) -> dict:
     """What the served log `name` says, per model and per time bucket of `bucket_s` seconds:
 
-    {"name", "path", "requests", "models": {model: {"requests", "latency_mean_s", "latency_p95_s",
+    {"name", "path", "requests", "bucket_s", "models": {model: {"requests", "latency_mean_s", "latency_p95_s",
      "tokens_per_s" (completion tokens over the summed latency), "rated", "rated_up", "share_up"
      (None when unrated)}}, "series": [{"model", "t" (bucket start, epoch s), "requests",
      "latency_mean_s", "rated", "rated_up", "share_up"}] in time order}.
@@ -133,7 +133,7 @@ def served_stats(name: str, *, bucket_s: int = 60) -> dict:
             if exchange_id in ratings:
                 facts["rated"] += 1
                 facts["rated_up"] += ratings[exchange_id] == "up"
-    return {"name": name, "path": str(path), "requests": len(exchanges),
+    return {"name": name, "path": str(path), "requests": len(exchanges), "bucket_s": bucket_s,
             "models": {model: _summary(facts, per_second=True) for model, facts in sorted(models.items())},
             "series": [{"model": model, "t": start, **_summary(facts)}
                        for (model, start), facts in sorted(buckets.items(), key=lambda item: item[0][1])]}
