@@ -84,7 +84,7 @@ def test_a_shared_app_reads_only_its_own_folders_and_never_says_what_exists(shar
     assert tokenizer_for("tiny") is not None
     # Nor does an export write outside them.
     from ui.runs_tab import export
-    assert "not available in a shared workbench" in refusal(export, "some-run", str(outside / "out"), False)
+    assert "not available in a shared workbench" in refusal(export, "some-run", str(outside / "out"), "gguf:f16")
 
 
 def test_a_shared_app_neither_offers_nor_takes_the_machine_fields(shared):
