@@ -12,7 +12,9 @@ Prints a table and writes JSON (bench/results/latest.json). What it measures:
   comparison against one model;
 - time to ready: loading the default model from the cache, and `workbench launch` until the
   page answers;
-- generation tokens/s through the comparison path against plain `model.generate`.
+- generation tokens/s through the comparison path against plain `model.generate`;
+- `workbench serve`: latency, time to the first streamed token and tokens/s of the OpenAI endpoint,
+  asked through the `openai` client, beside the comparison path it serves from.
 Targets are checked here, printed as ratios; tests never assert on time.
 """
 
@@ -311,6 +313,49 @@ print(json.dumps({"plain_tokens_per_s": plain, "compare_tokens_per_s": answer.to
 """
 
 
+def serve_speed(tokens: int, requests: int = 3, port: int = 7872, timeout: float = 300) -> dict:
+    """`workbench serve --models base` asked through the openai client, as a user's program would:
+    seconds until it answers /health, then per request (greedy, `tokens` at most) the latency and
+    tokens/s of a whole answer, and the seconds to the first streamed token."""
+    import urllib.request
+    from openai import OpenAI
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "workbench", "serve", "--models", "base", "--port", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(ROOT))
+    try:
+        while True:
+            if time.perf_counter() - start > timeout or process.poll() is not None:
+                raise RuntimeError("workbench serve did not answer /health")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.25)
+        ready = time.perf_counter() - start
+        client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", max_retries=0)
+        ask = dict(model="base", messages=[{"role": "user", "content": "Tell me about the sea and its tides."}],
+                   temperature=0, max_tokens=tokens)
+        client.chat.completions.create(**{**ask, "max_tokens": 4})  # warm-up
+        latencies, rates = [], []
+        for _ in range(requests):
+            begin = time.perf_counter()
+            reply = client.chat.completions.create(**ask)
+            latencies.append(time.perf_counter() - begin)
+            rates.append(reply.usage.completion_tokens / latencies[-1])
+        begin = time.perf_counter()
+        first = None
+        for chunk in client.chat.completions.create(**ask, stream=True):
+            if first is None and chunk.choices and chunk.choices[0].delta.content:
+                first = time.perf_counter() - begin
+        return {"ready_s": ready, "requests": requests, "max_tokens": tokens,
+                "latency_s": sorted(latencies)[len(latencies) // 2], "tokens_per_s": sorted(rates)[len(rates) // 2],
+                "first_token_s": first}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 # ---------------------------------------------------------------- main
 
 def main(argv=None) -> int:
@@ -318,7 +363,7 @@ def main(argv=None) -> int:
                                      allow_abbrev=False)
     parser.add_argument("--quick", action="store_true", help="fewer steps (a smoke run, not for quoting)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: trl,stages,compare,launch,generate")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: trl,stages,compare,launch,generate,serve")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     steps = {"workbench": 4 if args.quick else 12, "trl": 1 if args.quick else 2, "stage": 2 if args.quick else 4}
@@ -421,6 +466,13 @@ def main(argv=None) -> int:
         results["generation"] = gen
         print(f"generation: compare path {gen['compare_tokens_per_s']:.1f} tokens/s, plain generate "
               f"{gen['plain_tokens_per_s']:.1f} tokens/s", flush=True)
+    if "serve" not in skip:
+        served = serve_speed(48 if args.quick else 96)
+        results["serve"] = served
+        if "generation" in results:
+            served["of_compare_path"] = served["tokens_per_s"] / results["generation"]["compare_tokens_per_s"]
+        print(f"workbench serve: {served['tokens_per_s']:.1f} tokens/s, latency {served['latency_s']:.2f} s for "
+              f"{served['max_tokens']} tokens, first streamed token {served['first_token_s']:.2f} s", flush=True)
 
     print_table(results)
     out = Path(args.out)
@@ -462,6 +514,13 @@ def print_table(r: dict) -> None:
         g = r["generation"]
         rows.append(("generation, compare path", f"{g['compare_tokens_per_s']:.1f} tok/s", ""))
         rows.append(("generation, plain model.generate", f"{g['plain_tokens_per_s']:.1f} tok/s", ""))
+    if "serve" in r:
+        v = r["serve"]
+        share = f"{v['of_compare_path']:.0%} of the compare path" if "of_compare_path" in v else ""
+        rows.append(("workbench serve, openai client", f"{v['tokens_per_s']:.1f} tok/s", share))
+        rows.append(("  latency, one answer", f"{v['latency_s']:.2f} s", f"{v['max_tokens']} tokens at most, median of {v['requests']}"))
+        rows.append(("  first streamed token", f"{v['first_token_s']:.2f} s", ""))
+        rows.append(("  start until /health answers", f"{v['ready_s']:.1f} s", ""))
     width = max(len(a) for a, _, _ in rows)
     print("\n" + "-" * (width + 40))
     for name, value, note in rows:
