@@ -240,6 +240,8 @@ def test_a_killed_server_loses_no_logged_exchange_and_the_deploy_panel_sees_it(f
 
     from workbench.present import deploy_facts
     from workbench.serve import server_status, start_server, stop_server
+    # Before the panel starts one, its words say what it cannot see (a server run in a shell).
+    assert "not started from the Deploy panel" in deploy_facts("crash").line
     port = free_port()
     start_server(["tiny"], name="crash", port=port, log=True)
     deadline = time.monotonic() + 240

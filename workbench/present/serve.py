@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-STATE_WORDS = {"none": "not started", "starting": "starting (loading the models)", "running": "running",
+# "none": no server of this name was started by the Deploy panel; one started with `workbench serve`
+# in a shell writes the same log but is not tracked, so the words must not say nothing is serving.
+STATE_WORDS = {"none": "not started from the Deploy panel (a `workbench serve` in a shell is not tracked)",
+               "starting": "starting (loading the models)", "running": "running",
                "stopped": "stopped"}
 
 
