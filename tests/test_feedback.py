@@ -281,7 +281,9 @@ def test_a_feedback_file_reads_as_unpaired_rows(fresh_home, capsys):
     assert (report.format, report.task, report.valid_rows) == ("preference", "preference", 1)
     assert report.feedback["thumbs_up"] == 1 and report.feedback["thumbs_down"] == 1
     assert main(["data", "inspect", str(path)]) == 0
-    assert "1 retracted; thumbs 1 up, 1 down" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1 retracted; thumbs 1 up, 1 down" in out
+    assert "its thumbs too: workbench feedback train mix --stage kto" in out  # not only reward or DPO
     # thumbs only: an unpaired file, whatever a stage asks for
     fb.record_thumb("only", pair(), "left", "up")
     fb.record_thumb("only", pair(), "right", "down")

@@ -53,8 +53,16 @@ class DataReport:
         return None
 
     def train_with(self) -> str | None:
-        """The commands that train on a usable file of this task, e.g. "`workbench train kto`"."""
-        return _TASK_WORDS[self.task].train_with if self.usable() and self.task else None
+        """The commands that train on a usable file of this task, e.g. "`workbench train kto`"; for
+        a feedback file read as pairs that also holds thumbs, how to train KTO on all of it."""
+        if not (self.usable() and self.task):
+            return None
+        words = _TASK_WORDS[self.task].train_with
+        fb = self.feedback or {}
+        if self.task == "preference" and fb.get("thumbs_up", 0) + fb.get("thumbs_down", 0) > 0:
+            name = Path(self.path).name.removesuffix(".jsonl")
+            words += f"; its thumbs too: `workbench feedback train {name} --stage kto`"
+        return words
 
     def to_json(self, sample: int = 3) -> dict:
         out = {
