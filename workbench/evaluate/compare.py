@@ -292,10 +292,14 @@ class Comparer:
             items.close()
 
     def stream_answer(self, messages, *, model, seed=0, temperature=0.7, top_p=1.0, max_new_tokens=128,
-                      raw: bool = False) -> Iterator[str | Answer]:
+                      raw: bool = False, prompt_ids: list[int] | None = None) -> Iterator[str | Answer]:
         """`stream`, then this generation's own Answer as the last item (where `last_answers` may
-        already hold a later one when other threads generate too)."""
-        prompt_ids = self.encode(messages, model=model, raw=raw)  # an unknown model fails here
+        already hold a later one when other threads generate too). prompt_ids: `encode`'s ids of
+        `messages`, when the caller has them already (a server checks the prompt's length first)."""
+        if prompt_ids is None:
+            prompt_ids = self.encode(messages, model=model, raw=raw)  # an unknown model fails here
+        else:
+            self._loaded(model)  # an unknown model fails here, not in the worker thread
         queue: Queue = Queue()
         stop = threading.Event()
 

@@ -160,13 +160,13 @@ class Server:
                           param="prompt" if raw else "messages", code="context_length_exceeded")
         return ids
 
-    def answer(self, prompt, model: str, settings: dict, *, raw: bool):
-        """Yield the growing answer text (stop strings cut), then the exchange record (a dict)."""
-        prompt_ids = self._prompt_ids(prompt, model, raw)
+    def answer(self, prompt, prompt_ids: list[int], model: str, settings: dict, *, raw: bool):
+        """Yield the growing answer text (stop strings cut), then the exchange record (a dict).
+        prompt_ids: `_prompt_ids(prompt, model, raw)`, checked by the caller."""
         started, stops, shown, stopped = time.perf_counter(), settings["stop"], "", False
         stream = self.comparer.stream_answer(
-            prompt, model=model, raw=raw, seed=settings["seed"], temperature=settings["temperature"],
-            top_p=settings["top_p"], max_new_tokens=settings["max_tokens"])
+            prompt, model=model, raw=raw, prompt_ids=prompt_ids, seed=settings["seed"],
+            temperature=settings["temperature"], top_p=settings["top_p"], max_new_tokens=settings["max_tokens"])
         answer = None
         try:
             for item in stream:
@@ -207,10 +207,10 @@ class Server:
                 raise Refusal(400, "'prompt' must be a non-empty string", param="prompt")
         else:
             prompt = _messages(body)
-        self._prompt_ids(prompt, model, raw)  # refused before the stream starts, as a status code
+        prompt_ids = self._prompt_ids(prompt, model, raw)  # refused before a stream starts, as a status code
         if body.get("stream"):
-            return self._events(prompt, model, settings, raw)
-        *_, exchange = self.answer(prompt, model, settings, raw=raw)
+            return self._events(prompt, prompt_ids, model, settings, raw)
+        *_, exchange = self.answer(prompt, prompt_ids, model, settings, raw=raw)
         self.log.record(exchange)
         usage = {"prompt_tokens": exchange["prompt_tokens"], "completion_tokens": exchange["completion_tokens"],
                  "total_tokens": exchange["prompt_tokens"] + exchange["completion_tokens"]}
@@ -224,7 +224,7 @@ class Server:
                 "created": int(exchange["t"]), "model": model, "choices": [choice], "usage": usage,
                 "system_fingerprint": None}
 
-    def _events(self, prompt, model: str, settings: dict, raw: bool):
+    def _events(self, prompt, prompt_ids: list[int], model: str, settings: dict, raw: bool):
         """Server-sent events of a streamed answer, OpenAI's chunks, ending with data: [DONE]. Every
         chunk carries the id the answer is logged (and rated) under."""
         answer_id = f"{'cmpl' if raw else 'chatcmpl'}-{uuid.uuid4().hex}"
@@ -241,7 +241,7 @@ class Server:
 
         if not raw:
             yield chunk(None, first=True)
-        shown, items = "", self.answer(prompt, model, settings, raw=raw)
+        shown, items = "", self.answer(prompt, prompt_ids, model, settings, raw=raw)
         try:
             for item in items:
                 if isinstance(item, str):
@@ -257,23 +257,24 @@ class Server:
         yield "data: [DONE]\n\n"
 
     def feedback(self, body: dict) -> dict:
+        from workbench.feedback import RATINGS, feedback_path
         rating = body.get("rating")
-        if not isinstance(body.get("id"), str) or rating not in ("up", "down"):
+        if not isinstance(body.get("id"), str) or rating not in RATINGS:
             raise Refusal(400, "send {\"id\": a served answer's id, \"rating\": \"up\" or \"down\", "
                                "\"correction\"?: a better answer}", param="rating" if isinstance(body.get("id"), str)
                           else "id")
         correction, rater = body.get("correction"), body.get("rater")
         if correction is not None and not isinstance(correction, str):
             raise Refusal(400, "'correction' must be a text", param="correction")
-        if self.log.find(body["id"]) is None:
+        exchange = self.log.find(body["id"])
+        if exchange is None:
             raise Refusal(404, f"no answer served here has the id '{body['id']}' (answers from before a restart "
                                "can be rated when the server logs: --log)", param="id", code="answer_not_found")
         try:
-            record = self.log.rate(body["id"], rating, correction=correction,
+            record = self.log.rate(exchange, rating, correction=correction,
                                    rater=rater if isinstance(rater, str) else None)
         except WorkbenchError as error:
             raise Refusal(400, str(error), param=getattr(error, "field", None) or "id") from None
-        from workbench.feedback import feedback_path
         return {"object": "feedback", "id": record["id"], "rates": body["id"], "rating": rating,
                 "kind": "preference" if "chosen" in record else "unpaired",
                 "dataset": self.log.name, "path": str(feedback_path(self.log.name))}

@@ -70,30 +70,24 @@ class ServedLog:
                          if isinstance(row, dict) and row.get("id") == exchange_id and "rates" not in row), None)
         return None
 
-    def rate(self, exchange_id: str, rating: str, *, correction: str | None = None,
+    def rate(self, exchange: dict, rating: str, *, correction: str | None = None,
              rater: str | None = None) -> dict:
-        """Record a person's rating of a served chat answer in the feedback dataset `name`; returns
-        the feedback line. Raises DataError for an unknown id or a raw completion (it has no
-        conversation to train on)."""
+        """Record a person's rating of a served chat answer (`exchange`, as `find` returns it) in
+        the feedback dataset `name`; returns the feedback line. Raises DataError for a raw
+        completion (it has no conversation to train on)."""
         from workbench.feedback import record_rating
-        exchange = self.find(exchange_id)
-        if exchange is None:
-            where = f"in {self.path}" if self.path is not None else f"among the latest {KEEP} answers kept in memory"
-            raise DataError(f"no served answer has the id '{exchange_id}' {where}", field="id",
-                            hint="Send the id of a chat completion this server returned "
-                                 "(serve with --log to rate answers from before a restart).")
         if exchange.get("endpoint") != "chat":
             raise DataError("only chat answers can be rated: a raw completion has no conversation to train on",
                             field="id", hint="Rate answers of /v1/chat/completions.")
         settings = exchange.get("settings") or {}
         record = record_rating(
             self.name, exchange["prompt"], exchange["answer"], model=exchange["model"], rating=rating,
-            correction=correction, seed=settings.get("seed"), exchange=exchange_id, rater=rater,
+            correction=correction, seed=settings.get("seed"), exchange=exchange["id"], rater=rater,
             settings={"temperature": settings.get("temperature"), "top_p": settings.get("top_p"),
                       "max_new_tokens": settings.get("max_tokens")})
         if self.path is not None:
             from workbench.io import append_jsonl
-            append_jsonl(self.path, {"rates": exchange_id, "rating": rating, "corrected": "chosen" in record,
+            append_jsonl(self.path, {"rates": exchange["id"], "rating": rating, "corrected": "chosen" in record,
                                      "model": exchange["model"], "t": time.time()}, fsync=True)
         return record
 
