@@ -20,7 +20,7 @@ import ipaddress
 
 from workbench.errors import ConfigError
 from workbench.serve.log import ServedLog, served_logs, served_path, served_stats
-from workbench.serve.process import server_status, start_server, stop_server
+from workbench.serve.process import check_port, server_status, start_server, stop_server
 
 API_KEY_ENV = "WORKBENCH_API_KEY"
 
@@ -66,15 +66,8 @@ def build_server(models, *, name: str = "served", log: bool = False, api_key: st
 def serve(models, *, host: str = "127.0.0.1", port: int = 8000, on_ready=None, **settings) -> None:
     """Build the server (`build_server`) and answer on host:port until interrupted. on_ready:
     called with the Server once the port is listening."""
-    import socket
-
     import uvicorn
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        try:  # before the slow model load
-            sock.bind((host, port))
-        except OSError as error:
-            raise ConfigError(f"cannot serve on {host}:{port}: {error.strerror or error}",
-                              hint="Another program uses that port: choose one with --port N.") from None
+    check_port(host, port)  # before the slow model load
     server, app = build_server(models, host=host, **settings)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                             timeout_graceful_shutdown=5)

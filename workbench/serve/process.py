@@ -36,14 +36,16 @@ def _read_state(name: str) -> dict | None:
         return None
 
 
-def _port_free(port: int) -> bool:
+def check_port(host: str, port: int) -> None:
+    """Raise ConfigError unless host:port can be bound now: asked before the slow model load, by
+    `serve` and by `start_server`."""
     import socket
-    with socket.socket() as sock:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
         try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-    return True
+            sock.bind((host, port))
+        except OSError as error:
+            raise ConfigError(f"cannot serve on {host}:{port}: {error.strerror or error}",
+                              hint="Another program uses that port: choose another (--port N).") from None
 
 
 def start_server(models, *, name: str = "served", port: int = 8000, log: bool = True, base: str | None = None,
@@ -58,8 +60,7 @@ def start_server(models, *, name: str = "served", port: int = 8000, log: bool = 
     state_file, log_file = _files(name)
     if server_status(name)["running"]:
         raise ConfigError(f"the server '{name}' is already running", hint="Stop it first, or use another name.")
-    if not _port_free(port):
-        raise ConfigError(f"port {port} is in use on this machine", hint="Choose another port.")
+    check_port(HOST, port)
     command = [sys.executable, "-m", "workbench", "serve", "--models", ",".join(labels), "--port", str(port),
                "--name", name, "--max-tokens", str(max_tokens)] + (["--log"] if log else [])
     if base:
