@@ -259,21 +259,28 @@ print(json.dumps({"seconds": time.perf_counter() - start}))
 """
 
 
+def wait_until_answers(url: str, process, start: float, timeout: float, accept=lambda body: True) -> float:
+    """Seconds from `start` (a perf_counter time) until `url` answers 200 with a body `accept`
+    takes; RuntimeError when `process` ends first or `timeout` seconds pass."""
+    import urllib.request
+    while time.perf_counter() - start < timeout and process.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200 and accept(response.read()):
+                    return time.perf_counter() - start
+        except OSError:
+            time.sleep(0.25)
+    raise RuntimeError(f"{url} did not answer")
+
+
 def launch_until_ready(port: int = 7871, timeout: float = 180) -> float:
     """Seconds from `workbench launch` to the page answering with the app's HTML."""
-    import urllib.request
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "workbench", "launch", "--port", str(port), "--no-browser"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(ROOT))
     try:
-        while time.perf_counter() - start < timeout:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
-                    if response.status == 200 and b"gradio" in response.read().lower():
-                        return time.perf_counter() - start
-            except OSError:
-                time.sleep(0.25)
-        raise RuntimeError("the app did not answer")
+        return wait_until_answers(f"http://127.0.0.1:{port}/", process, start, timeout,
+                                  accept=lambda body: b"gradio" in body.lower())
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -317,22 +324,12 @@ def serve_speed(tokens: int, requests: int = 3, port: int = 7872, timeout: float
     """`workbench serve --models base` asked through the openai client, as a user's program would:
     seconds until it answers /health, then per request (greedy, `tokens` at most) the latency and
     tokens/s of a whole answer, and the seconds to the first streamed token."""
-    import urllib.request
     from openai import OpenAI
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "workbench", "serve", "--models", "base", "--port", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(ROOT))
     try:
-        while True:
-            if time.perf_counter() - start > timeout or process.poll() is not None:
-                raise RuntimeError("workbench serve did not answer /health")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.25)
-        ready = time.perf_counter() - start
+        ready = wait_until_answers(f"http://127.0.0.1:{port}/health", process, start, timeout)
         client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", max_retries=0)
         ask = dict(model="base", messages=[{"role": "user", "content": "Tell me about the sea and its tides."}],
                    temperature=0, max_tokens=tokens)
