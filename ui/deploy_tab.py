@@ -13,6 +13,7 @@ import pandas as pd
 
 from workbench import charts
 from workbench.present import deploy_facts, run_choices
+from workbench.present.serve import TABLE_COLUMNS
 from ui.common import esc, guarded
 
 REFRESH_S = 5
@@ -31,8 +32,7 @@ def view(name: str):
              f"`\"correction\"` a preference pair, in the feedback dataset **{esc(facts.name)}** "
              f"(train on it in the Feedback tab, or `workbench feedback train {esc(facts.name)} --stage kto`):\n\n"
              f"```\n{facts.rate_curl}\n```")
-    table = pd.DataFrame(facts.table) if facts.table else pd.DataFrame(
-        columns=["model", "requests", "mean latency (s)", "p95 latency (s)", "tokens/s", "rated", "rated up"])
+    table = pd.DataFrame(facts.table, columns=list(TABLE_COLUMNS))
     return status, howto, table, charts.served_figure(facts.stats), facts.output
 
 

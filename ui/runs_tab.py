@@ -67,7 +67,7 @@ def export(name: str, out_dir: str, kind: str) -> str:
     from workbench.evaluate import export_run
     if not name:
         return notice("Pick a run to export.", "error")
-    if kind not in dict((value, label) for label, value in EXPORT_KINDS):
+    if kind not in {value for _, value in EXPORT_KINDS}:
         return notice(f"Unknown export '{esc(kind)}'; choose one of the options.", "error")
     from workbench import paths
     # A shared app writes only where it may read: its own folders and the allowed ones.

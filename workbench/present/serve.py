@@ -12,6 +12,10 @@ STATE_WORDS = {"none": "not started from the Deploy panel (a `workbench serve` i
                "stopped": "stopped"}
 
 
+# The per-model table's columns, in order (the front ends draw an empty table with them).
+TABLE_COLUMNS = ("model", "requests", "mean latency (s)", "p95 latency (s)", "tokens/s", "rated", "rated up")
+
+
 @dataclass
 class DeployFacts:
     name: str
@@ -42,9 +46,8 @@ def deploy_facts(name: str = "served", *, bucket_s: int = 60) -> DeployFacts:
             "\"max_tokens\": 64, \"seed\": 0}'")
     rate_curl = (f"curl {base}/feedback -H 'Content-Type: application/json' -d "
                  "'{\"id\": \"<the answer's id>\", \"rating\": \"up\"}'")
-    table = [{"model": model, "requests": m["requests"], "mean latency (s)": m["latency_mean_s"],
-              "p95 latency (s)": m["latency_p95_s"], "tokens/s": m["tokens_per_s"],
-              "rated": m["rated"], "rated up": "-" if m["share_up"] is None else f"{m['share_up']:.0%}"}
+    table = [dict(zip(TABLE_COLUMNS, (model, m["requests"], m["latency_mean_s"], m["latency_p95_s"], m["tokens_per_s"],
+                                      m["rated"], "-" if m["share_up"] is None else f"{m['share_up']:.0%}")))
              for model, m in stats["models"].items()]
     return DeployFacts(name=name, state=status["state"], line=line, url=url, curl=curl, rate_curl=rate_curl,
                        table=table, stats=stats, output=status.get("output") or "")
