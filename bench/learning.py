@@ -22,10 +22,15 @@ Prints a Markdown table, writes it to bench/results/learning-<date>.md, and ends
 the script end to end; its table says QUICK and its numbers are not claims.
 
     .venv/bin/python bench/learning.py --tune dpo --rates 5e-5,5e-4,1.5e-3 [--tune-rows 100]
+    .venv/bin/python bench/learning.py --tune grpo,ppo --rates 3e-4,1e-3
 
-chooses a setting on the TRAINING split only: it trains `dpo`, `reward` or `sft` on the first
+chooses a setting on the TRAINING split only: it trains each method in --tune on the first
 --tune-rows training rows at each learning rate and measures the method's metric on the last
-TUNE_VAL training rows (never a held-out row), printing one line per rate.
+TUNE_VAL training rows (never a held-out row), printing one line per rate. PPO and GRPO first
+train the SFT run they start from and the reward run that scores them, with this benchmark's
+settings on the whole training split, then train at each rate with this benchmark's budget and
+score greedy answers to the prompts of the last TUNE_VAL_PROMPTS training pairs. --quick checks
+the sweep end to end with tiny budgets.
 """
 
 from __future__ import annotations
@@ -174,14 +179,16 @@ def main(argv=None) -> int:
                                      allow_abbrev=False)
     parser.add_argument("--quick", action="store_true", help="tiny budgets: checks the script, not a claim")
     parser.add_argument("--only", default=",".join(ROWS), help=f"comma-separated rows: {','.join(ROWS)}")
-    parser.add_argument("--tune", choices=("sft", "reward", "dpo"),
-                        help="sweep --rates for this method on the training split (see above)")
+    parser.add_argument("--tune", help="comma-separated methods whose --rates to sweep on the training split "
+                                       "(see above): sft, reward, dpo, ppo, grpo")
     parser.add_argument("--rates", default="5e-5,2e-4,5e-4", help="learning rates that --tune tries")
     parser.add_argument("--tune-rows", type=int, default=100, help="training rows each --tune run trains on")
     args = parser.parse_args(argv)
     quick = args.quick or os.environ.get("BENCH_QUICK") == "1"
     only = [r for r in args.only.split(",") if r]
     unknown = [r for r in only if r not in ROWS]
+    methods = [m for m in (args.tune or "").split(",") if m]
+    unknown += [m for m in methods if m not in ROWS]
     if unknown:
         parser.error(f"unknown rows {unknown}; rows: {','.join(ROWS)}")
     if not SHARED.is_dir():
@@ -204,7 +211,7 @@ def main(argv=None) -> int:
         os.environ["WORKBENCH_HOME"] = str(home)
         if args.tune:
             rates = [float(r) for r in args.rates.split(",") if r]
-            return tune(home, args.tune, rates, args.tune_rows, precision)
+            return tune(home, methods, rates, args.tune_rows, precision, quick)
         rows = measure(home, only, quick, precision)
 
     table = render(rows, date=date, cpu=cpu_kind(), precision=precision, quick=quick)
@@ -218,6 +225,24 @@ def main(argv=None) -> int:
                for r in rows}
     print("LEARNING_SUMMARY " + json.dumps({"quick": quick, "date": date, "rows": summary}))
     return 0
+
+
+def settings_for(method: str, quick: bool, new_tokens: int = MAX_NEW_TOKENS) -> dict:
+    """A method's training settings in this benchmark (--quick: tiny budgets)."""
+    values = dict(SETTINGS[method])
+    if quick:
+        values.update(QUICK["settings"])
+        if method == "ppo":
+            values.update(QUICK["online"])
+        if method == "grpo":
+            values.update(QUICK["grpo"])
+        if method in ("ppo", "grpo"):
+            values["max_new_tokens"] = new_tokens
+    # The held-out rows are never in the training files; no second split of the training rows
+    # either, so every training row trains (the stages' own validation is off; PPO has none).
+    if method != "ppo":
+        values.setdefault("val_fraction", 0.0)
+    return values
 
 
 def measure(home: Path, only: list[str], quick: bool, precision: str) -> list[dict]:
@@ -243,20 +268,7 @@ def measure(home: Path, only: list[str], quick: bool, precision: str) -> list[di
     held_prompts_file = write_jsonl(files / "prompts-held.jsonl", held_prompts)
 
     def settings(method: str) -> dict:
-        values = dict(SETTINGS[method])
-        if quick:
-            values.update(QUICK["settings"])
-            if method == "ppo":
-                values.update(QUICK["online"])
-            if method == "grpo":
-                values.update(QUICK["grpo"])
-            if method in ("ppo", "grpo"):
-                values["max_new_tokens"] = new_tokens
-        # The held-out rows are never in the training files; no second split of the training rows
-        # either, so every training row trains (the stages' own validation is off).
-        if method not in ("ppo",):
-            values.setdefault("val_fraction", 0.0)
-        return values
+        return settings_for(method, quick, new_tokens)
 
     def seen(method: str, available: int) -> int:
         """Training rows (prompts for PPO and GRPO) the run's steps reach, at most `available`."""
@@ -357,45 +369,92 @@ def measure(home: Path, only: list[str], quick: bool, precision: str) -> list[di
 
 
 TUNE_VAL = 100  # the last training rows, the validation set of --tune
+TUNE_VAL_PROMPTS = 32  # PPO and GRPO: the prompts of the last training pairs, answered greedily
 
 
-def tune(home: Path, method: str, rates: list[float], n_rows: int, precision: str) -> int:
-    """Train `method` on the first n_rows training rows at each rate; measure on the last TUNE_VAL
-    training rows. Held-out rows are never read."""
+def tune(home: Path, methods: list[str], rates: list[float], n_rows: int, precision: str,
+         quick: bool = False) -> int:
+    """Train each method on the first n_rows training rows at each rate; measure on the last
+    TUNE_VAL training rows (PPO, GRPO: the last TUNE_VAL_PROMPTS training pairs' prompts).
+    Held-out rows are never read."""
     from workbench.data import load_rows
     from workbench.evaluate import evaluate_models
 
-    if method == "sft":
-        train_rows = load_rows(SFT_FILE, task="sft")[:-SFT_HELD]
-    else:
-        train_rows = load_rows(PREF_FILE, task="preference")[:PREF_TRAIN]
-    fit, val = train_rows[:n_rows], train_rows[-TUNE_VAL:]
-    if n_rows + TUNE_VAL > len(train_rows):
-        raise SystemExit(f"--tune-rows {n_rows} + {TUNE_VAL} validation rows exceed the {len(train_rows)} "
-                         "training rows")
+    sft_rows = load_rows(SFT_FILE, task="sft")[:-SFT_HELD]
+    pairs = load_rows(PREF_FILE, task="preference")[:PREF_TRAIN]
+    if quick:
+        n_rows = QUICK["pref_train"]
     (home / "splits").mkdir()
-    fit_file = write_jsonl(home / "splits" / f"tune-{method}.jsonl", fit)
+    prerequisites: dict[str, object] = {}
 
-    def measured(model: str) -> str:
-        if method == "reward":
-            from workbench.models.score import RewardScorer
-            scorer = untrained_scorer(precision) if model == "base" else RewardScorer(model)
-            return f"pair accuracy {pair_accuracy(scorer, val):.3f}"
-        if method == "sft":
-            record = evaluate_models([model], sft_data=val, max_rows=None, save=False)
-            return f"loss {record['models'][model]['loss']:.4f}"
-        record = evaluate_models([model], preference_data=val, max_rows=None, save=False)
-        m = record["models"][model]
-        return (f"pref. accuracy {m['preference_accuracy']:.3f}, per token {m['preference_accuracy_per_token']:.3f}, "
-                f"margin {m['preference_margin']:+.3f} nats")
+    def prerequisite(stage: str):
+        """PPO and GRPO start from an SFT run and score with a reward run: each trained once, with the
+        benchmark's own settings, on the whole training split (as the benchmark does)."""
+        if stage not in prerequisites:
+            rows = sft_rows if stage == "sft" else pairs
+            data = write_jsonl(home / "splits" / f"{stage}-train.jsonl", rows)
+            print(f"tune: training the {stage} run PPO and GRPO start from ...", flush=True)
+            prerequisites[stage], minutes = train_run(stage, f"tune-{stage}", data=str(data),
+                                                      **settings_for(stage, quick))
+            print(f"tune: {stage} run trained in {minutes:.1f} min", flush=True)
+        return prerequisites[stage]
 
-    print(f"tune {method}: train rows 1-{n_rows}, validation = the last {TUNE_VAL} of the {len(train_rows)} "
-          f"training rows; {cpu_kind()}, {precision}", flush=True)
-    print(f"TUNE {method} untrained: {measured('base')}", flush=True)
-    for rate in rates:
-        run, minutes = train_run(method, f"tune-{method}-{rate:g}", data=str(fit_file), learning_rate=rate,
-                                 val_fraction=0.0, save_steps=10**6)
-        print(f"TUNE {method} lr {rate:g}: {measured(run.name)} ({minutes:.1f} min)", flush=True)
+    for method in methods:
+        online = method in ("ppo", "grpo")
+        train_rows = sft_rows if method == "sft" else pairs
+        n_val = QUICK["pref_held"] if quick else TUNE_VAL_PROMPTS if online else TUNE_VAL
+        if n_rows + n_val > len(train_rows):
+            raise SystemExit(f"--tune-rows {n_rows} + {n_val} validation rows exceed the {len(train_rows)} "
+                             "training rows")
+        fit, val = train_rows[:n_rows], train_rows[-n_val:]
+        fit_file = write_jsonl(home / "splits" / f"tune-{method}.jsonl", fit)
+        extra, settings = {}, {"val_fraction": 0.0, "save_steps": 10**6}
+        if online:
+            extra = {"from_run": prerequisite("sft").name, "reward_model": prerequisite("reward").name}
+            # The benchmark's budget (steps, rollouts): the rate that suits a budget depends on it.
+            settings = {**settings_for(method, quick), "save_steps": 10**6}
+            settings.pop("learning_rate", None)
+        elif quick:
+            settings.update(QUICK["settings"])
+        new_tokens = QUICK["max_new_tokens"] if quick else MAX_NEW_TOKENS
+        before_scores: list[float] = []
+
+        def measured(model: str) -> str:
+            if method == "reward":
+                from workbench.models.score import RewardScorer
+                scorer = untrained_scorer(precision) if model == "base" else RewardScorer(model)
+                return f"pair accuracy {pair_accuracy(scorer, val):.3f}"
+            if method == "sft":
+                record = evaluate_models([model], sft_data=val, max_rows=None, save=False)
+                return f"loss {record['models'][model]['loss']:.4f}"
+            if online:
+                record = evaluate_models([model], prompts=[{"prompt": p["prompt"]} for p in val],
+                                         reward_model=extra["reward_model"], max_rows=None,
+                                         max_new_tokens=new_tokens, save=False)
+                scores = record["scores"][model]
+                tokens = statistics.fmean(g["tokens"] for g in record["generations"][model])
+                if model == extra["from_run"]:
+                    before_scores[:] = scores
+                std = statistics.pstdev(before_scores) or 1.0
+                gain = (statistics.fmean(scores) - statistics.fmean(before_scores)) / std
+                return (f"RM score {statistics.fmean(scores):+.3f} ({gain:+.2f} before-std, std {std:.3f}), "
+                        f"answer {tokens:.1f} tokens")
+            record = evaluate_models([model], preference_data=val, max_rows=None, save=False)
+            m = record["models"][model]
+            return (f"pref. accuracy {m['preference_accuracy']:.3f}, per token {m['preference_accuracy_per_token']:.3f}, "
+                    f"margin {m['preference_margin']:+.3f} nats")
+
+        what = "prompts of the last" if online else "the last"
+        print(f"tune {method}: train rows 1-{n_rows}, validation = {what} {n_val} of the {len(train_rows)} "
+              f"training rows; {cpu_kind()}, {precision}", flush=True)
+        start_model = extra.get("from_run", "base")
+        print(f"TUNE {method} untrained ({start_model}): {measured(start_model)}", flush=True)
+        for rate in rates:
+            data_field = "prompts" if online else "data"
+            run, minutes = train_run(method, f"tune-{method}-{rate:g}", **{data_field: str(fit_file)},
+                                     learning_rate=rate, **extra, **settings)
+            kl = f", training KL {last_metric(run, 'kl'):.3f}" if online else ""
+            print(f"TUNE {method} lr {rate:g}: {measured(run.name)}{kl} ({minutes:.1f} min)", flush=True)
     return 0
 
 
