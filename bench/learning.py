@@ -29,13 +29,15 @@ chooses a setting on the TRAINING split only: it trains each method in --tune on
 TUNE_VAL training rows (never a held-out row), printing one line per rate. PPO and GRPO first
 train the SFT run they start from and the reward run that scores them, with this benchmark's
 settings on the whole training split, then train at each rate with this benchmark's budget and
-score greedy answers to the prompts of the last TUNE_VAL_PROMPTS training pairs. --quick checks
-the sweep end to end with tiny budgets.
+score greedy answers to the prompts of the last TUNE_VAL_PROMPTS training pairs. --tune-home DIR
+keeps the sweep's runs, and a later sweep with the same DIR reuses its SFT and reward runs (about
+16 minutes here). --quick checks the sweep end to end with tiny budgets.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -91,7 +93,19 @@ MAX_NEW_TOKENS = 48  # the online stages' default; the evaluation answers are as
 #   2e-4 (default)  1.5872 (-3.1%)
 #   1e-3            1.5335 (-6.4%)   <- chosen
 #   3e-3            1.5452 (-5.7%)
-TUNED = {"sft": 1e-3, "reward": 3e-4, "dpo": 1.5e-3}
+# PPO and GRPO, 2026-12-03, the same machine, `--tune grpo,ppo`: the SFT and reward runs trained with
+# the settings below on the whole training split; each rate trains with this benchmark's budget on
+# the first 100 pool prompts; greedy answers (48 tokens) to the prompts of the last 32 pool pairs are
+# scored by that reward run (the SFT run: mean -0.458, std 0.513, answers of 38.7 tokens). KL in nats
+# per answer (PPO: its last rollout's `kl`; GRPO: see grpo_kl_per_answer). The rule, fixed before
+# the 5e-4 runs: the largest gain whose KL stays under the target's 10 nats.
+#   GRPO 3e-4   +0.37 std, answers 21.8 tokens, KL 3.7    <- chosen
+#   GRPO 5e-4   +0.34 std, answers 21.1 tokens, KL 4.9
+#   GRPO 1e-3   +1.55 std, answers  4.4 tokens, KL 16.2   (over 10: "No!" scores 0.71)
+#   PPO  3e-4   -0.14 std, answers 39.8 tokens, KL 2.4
+#   PPO  5e-4   +0.07 std, answers 37.8 tokens, KL 2.9    <- chosen
+#   PPO  1e-3   +0.79 std, answers 24.6 tokens, KL 13.0   (over 10)
+TUNED = {"sft": 1e-3, "reward": 3e-4, "dpo": 1.5e-3, "ppo": 5e-4, "grpo": 3e-4}
 SETTINGS = {
     "sft": {"max_steps": 80},
     "reward": {"max_steps": 75},
@@ -139,6 +153,27 @@ def last_metric(run, key: str):
     return values[-1] if values else None
 
 
+KL_STEPS = 5  # GRPO's KL per answer: the mean over this many last training steps (one prompt each)
+
+
+def grpo_kl_per_answer(run) -> float | None:
+    """GRPO's KL from the reference in nats per answer, as PPO's `kl` and `eval_kl` are: TRL logs
+    `kl` as the mean over the batch's answer tokens, so a step's KL per answer is that times its
+    `completions/mean_length`. One step is one prompt's 4 answers: the last KL_STEPS steps' mean."""
+    steps = [row["kl"] * row["completions/mean_length"] for row in run.metrics()
+             if row.get("kl") is not None and row.get("completions/mean_length") is not None]
+    return statistics.fmean(steps[-KL_STEPS:]) if steps else None
+
+
+def greedy_scores(model: str, prompts: list[dict], reward_model: str, new_tokens: int) -> tuple[list[float], float]:
+    """The reward model's score of `model`'s greedy answer to each prompt, and the answers' mean length
+    in tokens (a policy that learned to answer in two words shows here)."""
+    from workbench.evaluate import evaluate_models
+    record = evaluate_models([model], prompts=prompts, reward_model=reward_model, max_rows=None,
+                             max_new_tokens=new_tokens, save=False)
+    return record["scores"][model], statistics.fmean(g["tokens"] for g in record["generations"][model])
+
+
 def pair_accuracy(scorer, pairs: list[dict]) -> float:
     """Share of pairs whose chosen answer the reward model scores above the rejected (a tie half)."""
     chosen = scorer.score_many([(p["prompt"], p["chosen"]) for p in pairs])
@@ -183,6 +218,8 @@ def main(argv=None) -> int:
                                        "(see above): sft, reward, dpo, ppo, grpo")
     parser.add_argument("--rates", default="5e-5,2e-4,5e-4", help="learning rates that --tune tries")
     parser.add_argument("--tune-rows", type=int, default=100, help="training rows each --tune run trains on")
+    parser.add_argument("--tune-home", help="keep --tune's runs in this folder (a workbench home); a later sweep "
+                                            "with the same folder reuses its completed SFT and reward runs")
     args = parser.parse_args(argv)
     quick = args.quick or os.environ.get("BENCH_QUICK") == "1"
     only = [r for r in args.only.split(",") if r]
@@ -205,9 +242,14 @@ def main(argv=None) -> int:
     model_dir = prepare_default_model()
     precision = detect_hardware().precision
     date = time.strftime("%Y-%m-%d %H:%M")
-    with tempfile.TemporaryDirectory(prefix="bench-learning-") as tmp:
-        home = Path(tmp)
-        (home / "models").symlink_to(model_dir.parent, target_is_directory=True)
+    with contextlib.ExitStack() as stack:
+        if args.tune and args.tune_home:
+            home = Path(args.tune_home).resolve()
+            home.mkdir(parents=True, exist_ok=True)
+        else:
+            home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-learning-")))
+        if not (home / "models").exists():
+            (home / "models").symlink_to(model_dir.parent, target_is_directory=True)
         os.environ["WORKBENCH_HOME"] = str(home)
         if args.tune:
             rates = [float(r) for r in args.rates.split(",") if r]
@@ -340,26 +382,23 @@ def measure(home: Path, only: list[str], quick: bool, precision: str) -> list[di
                                      reward_model=reward_run.name, **extra, **settings(method))
             start = time.perf_counter()
 
-            def scores(model: str) -> list[float]:
-                record = evaluate_models([model], prompts=held_prompts, reward_model=reward_run.name,
-                                         max_rows=None, max_new_tokens=new_tokens, save=False)
-                return record["scores"][model]
-
             # The SFT run's greedy answers are the "before" of both PPO and GRPO: scored once.
             if "sft-scores" not in done:
-                done["sft-scores"] = scores(sft_run.name)
-            scores_before, scores_after = done["sft-scores"], scores(run.name)
+                done["sft-scores"] = greedy_scores(sft_run.name, held_prompts, reward_run.name, new_tokens)
+            scores_before, tokens_before = done["sft-scores"]
+            scores_after, tokens_after = greedy_scores(run.name, held_prompts, reward_run.name, new_tokens)
             std = statistics.pstdev(scores_before) or 1.0
             before_mean, after_mean = statistics.fmean(scores_before), statistics.fmean(scores_after)
             gain = (after_mean - before_mean) / std
-            kl_key = "eval_kl" if method == "ppo" else "kl"
-            kl = last_metric(run, kl_key)
-            kl_note = "eval_kl, held-out prompts, nats/answer" if method == "ppo" else "TRL kl, training batches"
+            kl = last_metric(run, "eval_kl") if method == "ppo" else grpo_kl_per_answer(run)
+            kl_note = ("eval_kl, held-out prompts, nats/answer" if method == "ppo" else
+                       f"nats/answer, TRL's per-token kl x answer length, last {KL_STEPS} training steps")
             met = gain >= 0.5 and kl is not None and kl < 10
             row = dict(data=f"hh-rlhf prompts, pool of the first {len(pref_train)} / {len(held_prompts)} held out",
                        train=seen(method, len(pref_train)), held=len(held_prompts), metric="RM score, in before-std",
                        before=0.0, after=gain, met=met,
-                       extra=f"mean {before_mean:.3f} -> {after_mean:.3f}, std {std:.3f}; KL {kl if kl is None else round(kl, 3)} ({kl_note})")
+                       extra=f"mean {before_mean:.3f} -> {after_mean:.3f}, std {std:.3f}; answers {tokens_before:.1f} -> "
+                             f"{tokens_after:.1f} tokens; KL {kl if kl is None else round(kl, 3)} ({kl_note})")
         eval_minutes = (time.perf_counter() - start) / 60
         row.update(method=method, target=TARGETS[method][0], minutes=round(minutes, 2),
                    eval_minutes=round(eval_minutes, 2))
@@ -384,12 +423,19 @@ def tune(home: Path, methods: list[str], rates: list[float], n_rows: int, precis
     pairs = load_rows(PREF_FILE, task="preference")[:PREF_TRAIN]
     if quick:
         n_rows = QUICK["pref_train"]
-    (home / "splits").mkdir()
+    (home / "splits").mkdir(exist_ok=True)
     prerequisites: dict[str, object] = {}
 
     def prerequisite(stage: str):
         """PPO and GRPO start from an SFT run and score with a reward run: each trained once, with the
         benchmark's own settings, on the whole training split (as the benchmark does)."""
+        kept = home / "runs" / f"tune-{stage}"
+        if stage not in prerequisites and (kept / "status.json").is_file():
+            from workbench.runs import get_run
+            run = get_run(kept.name)
+            if run.status()["state"] == "completed":
+                print(f"tune: reusing the completed {stage} run {kept}", flush=True)
+                prerequisites[stage] = run
         if stage not in prerequisites:
             rows = sft_rows if stage == "sft" else pairs
             data = write_jsonl(home / "splits" / f"{stage}-train.jsonl", rows)
@@ -428,11 +474,8 @@ def tune(home: Path, methods: list[str], rates: list[float], n_rows: int, precis
                 record = evaluate_models([model], sft_data=val, max_rows=None, save=False)
                 return f"loss {record['models'][model]['loss']:.4f}"
             if online:
-                record = evaluate_models([model], prompts=[{"prompt": p["prompt"]} for p in val],
-                                         reward_model=extra["reward_model"], max_rows=None,
-                                         max_new_tokens=new_tokens, save=False)
-                scores = record["scores"][model]
-                tokens = statistics.fmean(g["tokens"] for g in record["generations"][model])
+                scores, tokens = greedy_scores(model, [{"prompt": p["prompt"]} for p in val], extra["reward_model"],
+                                               new_tokens)
                 if model == extra["from_run"]:
                     before_scores[:] = scores
                 std = statistics.pstdev(before_scores) or 1.0
@@ -453,7 +496,10 @@ def tune(home: Path, methods: list[str], rates: list[float], n_rows: int, precis
             data_field = "prompts" if online else "data"
             run, minutes = train_run(method, f"tune-{method}-{rate:g}", **{data_field: str(fit_file)},
                                      learning_rate=rate, **extra, **settings)
-            kl = f", training KL {last_metric(run, 'kl'):.3f}" if online else ""
+            kl = ""
+            if online:
+                kl = last_metric(run, "kl") if method == "ppo" else grpo_kl_per_answer(run)
+                kl = f", training KL {kl:.2f} nats/answer"
             print(f"TUNE {method} lr {rate:g}: {measured(run.name)}{kl} ({minutes:.1f} min)", flush=True)
     return 0
 
