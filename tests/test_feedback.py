@@ -27,9 +27,12 @@ def pair(prompt="Why is the sky blue?", a="Rayleigh scattering.", b="Because it 
 class FakeComparer:
     """Answers "<model>/<seed>" at once: make_pair's placement logic without a model."""
 
-    def generate(self, messages, *, model, seed, **sampling):
+    def encode(self, messages, *, model):
+        return [0]
+
+    def answers(self, requests, **sampling):
         from workbench.evaluate import Answer
-        return Answer(model=model, text=f"{model}/{seed}", tokens=1, seconds=0.0)
+        return [Answer(model=model, text=f"{model}/{seed}", tokens=1, seconds=0.0) for model, _, seed in requests]
 
 
 def test_each_judgement_is_appended_and_undo_appends_a_retraction(fresh_home):

@@ -48,7 +48,8 @@ def score_text(model: str, answer, reward: float | None) -> str:
 @guarded
 def send(prompt: str, m1: str, m2: str, m3: str, base: str, reward_model: str, seed, temperature,
          top_p, max_new_tokens, histories: list[list[dict]] | None):
-    """Stream every chosen model's answer to `prompt`, one column after another, then score them.
+    """Stream every chosen model's answer to `prompt`, all columns growing together (the models
+    share each forward pass: `Comparer.stream_answers`), then score them.
 
     Yields (chat 1..3, score 1..3, histories, prompt box). Each chat is the column's conversation.
     """
@@ -60,22 +61,26 @@ def send(prompt: str, m1: str, m2: str, m3: str, base: str, reward_model: str, s
         raise gr.Error("Type a prompt first.")
     histories = [list(h) for h in (histories or [[]] * COLUMNS)]
     comparer = comparer_for(chosen, base, reward_model)
-    sampling = dict(seed=int(seed or 0), temperature=float(temperature), top_p=float(top_p),
-                    max_new_tokens=int(max_new_tokens))
+    seed = int(seed or 0)
+    sampling = dict(temperature=float(temperature), top_p=float(top_p), max_new_tokens=int(max_new_tokens))
     chats = [h + [{"role": "user", "content": prompt}] if m else h for h, m in zip(histories, models)]
     scores = [f"**{esc(m)}**" if m else "" for m in models]
     yield (*chats, *scores, histories, "")
-    for i, model in enumerate(models):
-        if not model:
-            continue
-        asked = chats[i]
-        text = ""
-        for text in comparer.stream(asked, model=model, **sampling):
-            chats[i] = asked + [{"role": "assistant", "content": text}]
-            yield (*chats, *scores, gr.skip(), gr.skip())
-        chats[i] = asked + [{"role": "assistant", "content": text}]
-        scores[i] = score_text(model, comparer.last_answers.get(model), comparer.score(asked, text))
+    columns = [i for i, m in enumerate(models) if m]
+    asked = {i: list(chats[i]) for i in columns}
+    requests = [(models[i], comparer.encode(asked[i], model=models[i]), seed) for i in columns]
+    answers = []
+    for item in comparer.stream_answers(requests, **sampling):
+        if isinstance(item, list):
+            answers = item
+            break
+        index, text = item
+        column = columns[index]
+        chats[column] = asked[column] + [{"role": "assistant", "content": text}]
         yield (*chats, *scores, gr.skip(), gr.skip())
+    for column, answer in zip(columns, answers):
+        chats[column] = asked[column] + [{"role": "assistant", "content": answer.text}]
+        scores[column] = score_text(models[column], answer, comparer.score(asked[column], answer.text))
     yield (*chats, *scores, chats, gr.skip())
 
 

@@ -130,34 +130,6 @@ def _load_base(name: str, adapters: list[tuple[str, object]], hardware=None) -> 
     return loaded
 
 
-class _Stop:
-    """A transformers StoppingCriteria that ends generation once `event` is set (a stream abandoned)."""
-
-    def __init__(self, event: threading.Event):
-        self.event = event
-
-    def __call__(self, input_ids, scores, **kwargs):
-        import torch
-        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool,
-                          device=input_ids.device)
-
-
-class _QueueStreamer:
-    """A transformers streamer that forwards each new token id to a queue (the prompt is skipped)."""
-
-    def __init__(self, queue: Queue):
-        self.queue, self.prompt_seen = queue, False
-
-    def put(self, value):
-        if not self.prompt_seen:  # generate() first sends the prompt ids
-            self.prompt_seen = True
-            return
-        self.queue.put(("ids", value.reshape(-1).tolist()))
-
-    def end(self):
-        pass
-
-
 class Comparer:
     """Serves several variants ("base", run names, model names) from ONE copy of each distinct base:
     PEFT adapters are loaded onto one PeftModel under names and switched with set_adapter /
@@ -236,48 +208,56 @@ class Comparer:
         from workbench.data.tokens import encode_prompt
         return encode_prompt(tokenizer, as_messages(prompt))
 
-    def _generate(self, prompt_ids: list[int], model: str, seed: int, temperature: float, top_p: float,
-                  max_new_tokens: int, streamer=None, stop: threading.Event | None = None) -> Answer:
-        import torch
+    def answers(self, requests: list[tuple[str, list[int], int]], *, temperature: float = 0.7, top_p: float = 1.0,
+                max_new_tokens: int = 128, on_token=None, stop: threading.Event | None = None) -> list[Answer]:
+        """One Answer per (model, prompt ids, seed) in `requests`, in order.
 
-        from workbench.models.sampling import generate, generation_config
+        The requests of variants that share a base decode together, one forward pass a token for
+        all of them (`workbench.models.decode`): three variants cost about one. Each answer is the
+        one its variant gives alone at its seed. on_token(index into requests, token id) streams;
+        a set `stop` ends every answer after the current token.
+        """
+        from workbench.models.decode import BASE_ADAPTER, Row, decode
         if max_new_tokens < 1:
             raise ConfigError(f"max_new_tokens must be at least 1, not {max_new_tokens}.")
         if temperature < 0 or not 0 < top_p <= 1:
             raise ConfigError(f"temperature must be >= 0 and top_p in (0, 1], not {temperature} and {top_p}.")
-        tokenizer = self.tokenizer(model)
-        # Only what the user set applies: not transformers' default top-50 cut, nor a repetition
-        # penalty or banned tokens from the model's generation_config.json (a feedback record says
-        # how its answers were sampled: temperature, top_p, max_new_tokens).
-        config = generation_config(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
-                                   eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
-        extra = {}
-        if stop is not None:
-            from transformers import StoppingCriteriaList
-            extra["stopping_criteria"] = StoppingCriteriaList([_Stop(stop)])
-        with self.variant(model) as module:
-            device = next(module.parameters()).device
-            input_ids = torch.tensor([prompt_ids], device=device)
-            torch.manual_seed(seed)  # here, not earlier: the answer must not depend on call order
-            started = time.perf_counter()
-            with torch.no_grad():
-                output = generate(module, config, input_ids=input_ids,
-                                  attention_mask=torch.ones_like(input_ids), streamer=streamer, **extra)
-            seconds = time.perf_counter() - started
-        new_ids = output[0, len(prompt_ids):].tolist()
-        text = tokenizer.decode(new_ids, skip_special_tokens=True)
-        ended = bool(new_ids) and new_ids[-1] == tokenizer.eos_token_id
-        answer = Answer(model=model, text=text, tokens=len(new_ids), seconds=round(seconds, 3),
-                        prompt_tokens=len(prompt_ids), finish_reason="stop" if ended else "length")
-        self.last_answers[model] = answer
-        return answer
+        groups: dict[str, list[int]] = {}
+        for index, (model, _, _) in enumerate(requests):
+            self._loaded(model)  # an unknown model fails here
+            groups.setdefault(self._base_of[model], []).append(index)
+        answers: list[Answer] = [None] * len(requests)  # type: ignore[list-item]
+        with self._lock:
+            for folder, indices in groups.items():
+                loaded = self._bases[folder]
+                tokenizer = loaded.tokenizer
+                rows = [Row(requests[i][1], seed=requests[i][2],
+                            adapter=loaded.adapters.get(requests[i][0], BASE_ADAPTER) if loaded.adapters else None)
+                        for i in indices]
+                tell = None if on_token is None else (lambda row, token, indices=indices: on_token(indices[row], token))
+                started = time.perf_counter()
+                # Only what the user set applies: not transformers' default top-50 cut, nor a
+                # repetition penalty or banned tokens from the model's generation_config.json.
+                new_ids = decode(loaded.model, rows, temperature=temperature, top_p=top_p,
+                                 max_new_tokens=max_new_tokens, eos_token_id=tokenizer.eos_token_id,
+                                 pad_token_id=tokenizer.pad_token_id, on_token=tell,
+                                 should_stop=None if stop is None else stop.is_set)
+                seconds = time.perf_counter() - started
+                for i, ids in zip(indices, new_ids):
+                    model, prompt_ids, _ = requests[i]
+                    ended = bool(ids) and ids[-1] == tokenizer.eos_token_id
+                    answers[i] = Answer(model=model, text=tokenizer.decode(ids, skip_special_tokens=True),
+                                        tokens=len(ids), seconds=round(seconds, 3), prompt_tokens=len(prompt_ids),
+                                        finish_reason="stop" if ended else "length")
+                    self.last_answers[model] = answers[i]
+        return answers
 
     def generate(self, messages, *, model: str, seed: int = 0, temperature: float = 0.7,
                  top_p: float = 1.0, max_new_tokens: int = 128, raw: bool = False) -> Answer:
         """One variant's answer to a chat prompt (messages, or a string for one user turn); with
         raw=True, its continuation of the plain text `messages` (see `encode`)."""
-        return self._generate(self.encode(messages, model=model, raw=raw), model, seed, temperature, top_p,
-                              max_new_tokens)
+        return self.answers([(model, self.encode(messages, model=model, raw=raw), seed)], temperature=temperature,
+                            top_p=top_p, max_new_tokens=max_new_tokens)[0]
 
     def stream(self, messages, *, model, seed=0, temperature=0.7, top_p=1.0,
                max_new_tokens=128, raw: bool = False) -> Iterator[str]:
@@ -298,37 +278,50 @@ class Comparer:
         `messages`, when the caller has them already (a server checks the prompt's length first)."""
         if prompt_ids is None:
             prompt_ids = self.encode(messages, model=model, raw=raw)  # an unknown model fails here
-        else:
+        for item in self.stream_answers([(model, prompt_ids, seed)], temperature=temperature, top_p=top_p,
+                                        max_new_tokens=max_new_tokens):
+            yield item[1] if isinstance(item, tuple) else item[0]
+
+    def stream_answers(self, requests: list[tuple[str, list[int], int]], *, temperature: float = 0.7,
+                       top_p: float = 1.0, max_new_tokens: int = 128) -> Iterator[tuple[int, str] | list[Answer]]:
+        """`answers`, streamed: (index into requests, that answer's text so far) each time an answer
+        grows, then the list of Answers as the last item. Every request's last text is its Answer's
+        text. Closing the iterator early stops the generation after the current token."""
+        for model, _, _ in requests:
             self._loaded(model)  # an unknown model fails here, not in the worker thread
         queue: Queue = Queue()
         stop = threading.Event()
 
         def work():
             try:
-                queue.put(("done", self._generate(prompt_ids, model, seed, temperature, top_p,
-                                                  max_new_tokens, _QueueStreamer(queue), stop)))
+                queue.put(("done", self.answers(requests, temperature=temperature, top_p=top_p,
+                                                max_new_tokens=max_new_tokens, stop=stop,
+                                                on_token=lambda index, token: queue.put(("id", (index, token))))))
             except BaseException as error:  # handed to the consumer, who raises it
                 queue.put(("error", error))
 
-        worker = threading.Thread(target=work, name=f"stream-{model}", daemon=True)
+        worker = threading.Thread(target=work, name="stream-answers", daemon=True)
         worker.start()
-        tokenizer, ids, shown = self.tokenizer(model), [], None
+        ids: list[list[int]] = [[] for _ in requests]
+        shown: list[str | None] = [None] * len(requests)
         try:
             while True:
                 kind, value = queue.get()
                 if kind == "error":
                     raise value
                 if kind == "done":
-                    if value.text != shown:
-                        yield value.text
+                    for index, answer in enumerate(value):
+                        if answer.text != shown[index]:
+                            yield index, answer.text
                     yield value
                     return
-                ids += value
-                text = tokenizer.decode(ids, skip_special_tokens=True)
+                index, token = value
+                ids[index].append(token)
+                text = self.tokenizer(requests[index][0]).decode(ids[index], skip_special_tokens=True)
                 # A multi-byte character split over tokens decodes to U+FFFD until it is complete.
-                if text != shown and not text.endswith("\ufffd"):
-                    shown = text
-                    yield text
+                if text != shown[index] and not text.endswith("\ufffd"):
+                    shown[index] = text
+                    yield index, text
         finally:
             stop.set()
             worker.join()
@@ -351,7 +344,9 @@ class Comparer:
         """Every variant's answer with the same seed and settings, in `models` order; each reward
         filled in when a reward model was given."""
         messages = as_messages(messages)
-        answers = [self.generate(messages, model=label, **sampling) for label in self.models]
+        seed = sampling.pop("seed", 0)
+        answers = self.answers([(label, self.encode(messages, model=label), seed) for label in self.models],
+                               **sampling)
         self._fill_rewards([(messages, answer) for answer in answers])
         return answers
 
@@ -361,16 +356,19 @@ class Comparer:
         histories: label -> that variant's own conversation so far (created when missing); each
         gets the user turn and then its own answer appended, in place. Returns label -> Answer.
         """
-        answers, pairs = {}, []
+        seed = sampling.pop("seed", 0)
+        asked = []
         for label in self.models:
             history = histories.setdefault(label, [])
             history.append({"role": "user", "content": user_text})
-            answer = self.generate(history, model=label, **sampling)
-            pairs.append((list(history), answer))
-            history.append({"role": "assistant", "content": answer.text})
-            answers[label] = answer
-        self._fill_rewards(pairs)
-        return answers
+            asked.append(list(history))
+        answers = self.answers([(label, self.encode(history, model=label), seed)
+                                for label, history in zip(self.models, asked)],
+                               **sampling)
+        for label, answer in zip(self.models, answers):
+            histories[label].append({"role": "assistant", "content": answer.text})
+        self._fill_rewards(list(zip(asked, answers)))
+        return dict(zip(self.models, answers))
 
 
 def compare(prompt: str | list[dict], models: list[str], *, base: str | None = None,

@@ -173,8 +173,13 @@ def _rows(source, task: str, max_rows: int | None) -> list[dict]:
 def _reward_results(comparer, scorer, prompts: list[dict], sampling: dict) -> tuple[dict, dict]:
     """Each variant's answers to `prompts` and their rewards: ({label: [rewards]}, {label: [rows]})."""
     rewards, generations = {}, {}
-    for label in comparer.models:
-        answers = [comparer.generate(row["prompt"], model=label, **sampling) for row in prompts]
+    seed = sampling.get("seed", 0)
+    settings = {k: v for k, v in sampling.items() if k != "seed"}
+    # Every variant's answer to a prompt in one batched call: they share each forward pass.
+    per_prompt = [comparer.answers([(label, comparer.encode(row["prompt"], model=label), seed)
+                                    for label in comparer.models], **settings) for row in prompts]
+    for column, label in enumerate(comparer.models):
+        answers = [answered[column] for answered in per_prompt]
         # Identical answers must score identically (a tie), whatever batch they land in.
         unique = list(dict.fromkeys((json.dumps(row["prompt"]), a.text) for row, a in zip(prompts, answers)))
         scored = dict(zip(unique, scorer.score_many([(json.loads(p), t) for p, t in unique])))

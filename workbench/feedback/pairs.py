@@ -55,8 +55,10 @@ def make_pair(comparer, prompt, models: list[str], rng: random.Random, *, temper
     other = seed if len(models) == 2 else (seed + 1 + rng.randrange(2**31 - 1)) % 2**31
     sampling = dict(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens)
     first, second = models[0], models[-1]
-    a = Candidate(first, seed, comparer.generate(messages, model=first, seed=seed, **sampling).text)
-    b = Candidate(second, other, comparer.generate(messages, model=second, seed=other, **sampling).text)
+    # One batched call: the two answers share every forward pass (`Comparer.answers`).
+    answers = comparer.answers([(first, comparer.encode(messages, model=first), seed),
+                                (second, comparer.encode(messages, model=second), other)], **sampling)
+    a, b = Candidate(first, seed, answers[0].text), Candidate(second, other, answers[1].text)
     left, right = (b, a) if rng.random() < 0.5 else (a, b)
     return Pair(messages, left, right, sampling)
 
