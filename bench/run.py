@@ -2,19 +2,23 @@
 
     make bench                      # or: .venv/bin/python bench/run.py [--quick] [--out FILE]
 
-Prints a table and writes JSON (bench/results/latest.json). What it measures:
-- the machine's fp32 ceiling (a large matrix product's FLOP/s);
-- SFT LoRA throughput on the default model and the same rows: the workbench's own SFT stage
-  against TRL's SFTTrainer with its documented defaults plus only `use_cpu=True` (on a CPU);
-  useful (non-padding) tokens per second, the ratio, and the workbench's fraction of the
-  ceiling, from the FLOPs per token the run truly needs;
-- peak memory (RSS) of each stage's job process on the default model, and of a three-variant
-  comparison against one model;
+Prints a table, writes JSON (bench/results/latest.json) and ends with one line
+`BENCH_SUMMARY {json}` of the headline figures. What it measures:
+- the CPU kind (the flags that decide the precision) and the matrix ceiling in every precision
+  the hardware offers: fp32, and bf16 where it runs in hardware;
+- SFT LoRA throughput on the default model and the same rows, in each of those precisions side
+  by side, each against the ceiling of the precision it trains in (from the FLOPs per token the
+  run truly needs), and against TRL's SFTTrainer with its documented defaults plus only
+  `use_cpu=True`;
+- reward, DPO and PPO on the same settings as an SFT job: trained tokens/s (tokens of the
+  rows a step reads, padding left out) and PPO's seconds a step, with each job's peak memory;
+- generation: the workbench's decoding path against plain `model.generate` on the same model and
+  settings, what the model's matrix products alone allow, a three-model comparison against one,
+  and llama.cpp (llama-cpp-python, when installed) on a GGUF of the same weights as an anchor;
 - time to ready: loading the default model from the cache, and `workbench launch` until the
   page answers;
-- generation tokens/s through the comparison path against plain `model.generate`;
 - `workbench serve`: latency, time to the first streamed token and tokens/s of the OpenAI endpoint,
-  asked through the `openai` client, beside the comparison path it serves from.
+  asked through the `openai` client, beside the decoding path it serves from.
 Targets are checked here, printed as ratios; tests never assert on time.
 """
 
@@ -82,17 +86,19 @@ def python(code: str, env=None, timeout=900) -> tuple[dict, float]:
 
 # ---------------------------------------------------------------- measurements
 
-def matmul_ceiling(sizes=(1024, 2048, 3072), repeats: int = 10) -> float:
-    """Best fp32 FLOP/s of a square matrix product on all cores, over a few sizes.
+def matmul_ceiling(precision: str = "fp32", sizes=(1024, 2048, 3072), repeats: int = 10) -> float:
+    """Best FLOP/s of a square matrix product in `precision` ("fp32" | "bf16") on all cores, over
+    a few sizes.
 
     A shared machine's clock and neighbours move: one size measured once came out below what
     the model's own thinner products reached minutes later. So: the best of several sizes, and
     main() measures again after the SFT runs and keeps the higher figure.
     """
     import torch
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
     best = 0.0
     for size in sizes:
-        a, b = torch.randn(size, size), torch.randn(size, size)
+        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
         torch.mm(a, b)
         for _ in range(repeats):
             start = time.perf_counter()
@@ -101,18 +107,19 @@ def matmul_ceiling(sizes=(1024, 2048, 3072), repeats: int = 10) -> float:
     return best
 
 
-def shape_matmul_rate(shape: dict, tokens: int, repeats: int = 5) -> float:
-    """Best fp32 FLOP/s of this model's own linear layers on a pass of `tokens` tokens, forward
+def shape_matmul_rate(shape: dict, tokens: int, precision: str = "fp32", repeats: int = 5) -> float:
+    """Best FLOP/s in `precision` of this model's own linear layers on a pass of `tokens` tokens, forward
     ([tokens, in] @ [in, out]) and the activation gradient backward ([tokens, out] @ [out, in]).
 
     What the big square product reaches is not what these thin products can: this figure says
     how much of the gap to the ceiling is the model's shape rather than the training loop.
     """
     import torch
+    dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[precision]
     h, i, kv = shape["hidden"], shape["intermediate"], shape["kv_dim"]
     dims = [(h, h), (h, kv), (h, kv), (h, h), (h, i), (h, i), (i, h)]
-    pairs = [(torch.randn(tokens, a), torch.randn(a, b)) for a, b in dims]
-    pairs += [(torch.randn(tokens, b), torch.randn(b, a)) for a, b in dims]
+    pairs = [(torch.randn(tokens, a, dtype=dtype), torch.randn(a, b, dtype=dtype)) for a, b in dims]
+    pairs += [(torch.randn(tokens, b, dtype=dtype), torch.randn(b, a, dtype=dtype)) for a, b in dims]
     flops = sum(2 * tokens * w.shape[0] * w.shape[1] for _, w in pairs)
     best = 0.0
     for _ in range(repeats):
@@ -154,28 +161,33 @@ import json, time, os
 from workbench.train import train
 run = train("sft", data=os.environ["BENCH_DATA"], model=os.environ["BENCH_MODEL"], max_steps=int(os.environ["BENCH_STEPS"]),
             batch_size=int(os.environ["BENCH_BATCH"]), max_length=512, eval_steps=10**6, val_fraction=0.0,
-            save_steps=10**6, name="bench-sft", wait=True)
+            save_steps=10**6, name=os.environ["BENCH_NAME"], wait=True)
 status = run.status()
 assert status["state"] == "completed", status.get("error")
-rows = [r for r in run.metrics() if "loss" in r]
-print(json.dumps({"rows": rows, "peak_mb": None, "status": status, "micro_batch": run.config()["micro_batch"]}))
+print(json.dumps({"rows": run.metrics(), "micro_batch": run.config()["micro_batch"]}))
 """
 
 
-def workbench_sft(home: Path, steps: int, batch: int) -> dict:
-    """The workbench's SFT job; its own metrics give per-step time and tokens."""
+def trained_rate(rows: list[dict]) -> dict:
+    """Trained tokens/s from a job's metrics rows: the tokens its steps read (TRL's cumulative
+    `num_tokens`, padding left out) over the time between the first logged step and the last.
+    Step 1 pays for warm-up (its row is the clock's start)."""
+    logged = [r for r in rows if "num_tokens" in r]
+    if len(logged) < 2:
+        raise RuntimeError("too few logged steps to time: raise the steps")
+    seconds = logged[-1]["time"] - logged[0]["time"]
+    tokens = logged[-1]["num_tokens"] - logged[0]["num_tokens"]
+    return {"tokens_per_s": tokens / seconds, "steps": logged[-1]["step"] - logged[0]["step"], "seconds": seconds,
+            "tokens": tokens}
+
+
+def workbench_sft(home: Path, steps: int, batch: int, precision: str) -> dict:
+    """The workbench's SFT job in `precision`, set as a user sets it ($WORKBENCH_PRECISION)."""
     env = {"WORKBENCH_HOME": str(home), "BENCH_DATA": str(SFT_FILE), "BENCH_MODEL": MODEL,
-           "BENCH_STEPS": str(steps), "BENCH_BATCH": str(batch)}
-    code = WORKBENCH_SFT
-    result, _ = python(code, env=env)
-    rows = result["rows"]
-    # Step 1 pays for warm-up; time the steps after it from the log timestamps.
-    timed = [r for r in rows if r["step"] >= 2]
-    seconds = timed[-1]["time"] - rows[0]["time"]
-    tokens = rows[-1]["num_tokens"] - rows[0]["num_tokens"]
-    micro = result["micro_batch"]
-    return {"tokens_per_s": tokens / seconds, "steps": len(timed), "seconds": seconds, "tokens": tokens,
-            "rows_per_pass": micro}
+           "BENCH_STEPS": str(steps), "BENCH_BATCH": str(batch), "BENCH_NAME": f"bench-sft-{precision}",
+           "WORKBENCH_PRECISION": precision}
+    result, _ = python(WORKBENCH_SFT, env=env)
+    return {**trained_rate(result["rows"]), "rows_per_pass": result["micro_batch"], "precision": precision}
 
 
 TRL_DEFAULTS = r"""
@@ -236,8 +248,10 @@ print(json.dumps({"pid": run.raw_status()["pid"], "path": str(run.path)}))
 """
 
 
-def stage_peak_rss(home: Path, stage: str, steps: int, extra: dict) -> dict:
-    """Start a stage's job and watch its process's peak RSS until it ends."""
+def stage_job(home: Path, stage: str, steps: int, extra: dict) -> dict:
+    """Start a stage's job, watch its process's peak RSS until it ends, and time it from its
+    metrics: trained tokens/s where the stage logs tokens, seconds a step (median) otherwise."""
+    import statistics
     env = {**os.environ, "WORKBENCH_HOME": str(home), "BENCH_STAGE": stage, "BENCH_MODEL": MODEL,
            "BENCH_STEPS": str(steps), "BENCH_EXTRA": json.dumps(extra)}
     out = subprocess.run([sys.executable, "-c", STAGE_JOB], capture_output=True, text=True, env=env, cwd=str(ROOT))
@@ -246,8 +260,25 @@ def stage_peak_rss(home: Path, stage: str, steps: int, extra: dict) -> dict:
     started = json.loads(out.stdout.strip().splitlines()[-1])
     watcher = PeakWatcher(started["pid"])
     watcher.thread.join()
-    status = json.loads((Path(started["path"]) / "status.json").read_text())
-    return {"stage": stage, "peak_mb": watcher.peak, "state": status["state"], "error": status.get("error")}
+    folder = Path(started["path"])
+    status = json.loads((folder / "status.json").read_text())
+    result = {"stage": stage, "peak_mb": watcher.peak, "state": status["state"], "error": status.get("error")}
+    from workbench.runs import Run
+    rows = Run(folder).metrics()
+    if any("num_tokens" in r for r in rows):
+        result.update(trained_rate(rows))
+        if "reference_logps_s" in status:
+            # DPO computed its reference's log-probs before the first step: the user waits for
+            # that too, so the rate a user sees spreads it over every step of the run.
+            steps_run = max(r["step"] for r in rows)
+            all_in = result["seconds"] / result["steps"] * steps_run + status["reference_logps_s"]
+            result.update(step_tokens_per_s=result["tokens_per_s"], reference_logps_s=status["reference_logps_s"],
+                          tokens_per_s=max(r["num_tokens"] for r in rows if "num_tokens" in r) / all_in)
+    steps_logged = [r for r in rows if not any(k.startswith("eval_") for k in r) and "time" in r]
+    times = [b["time"] - a["time"] for a, b in zip(steps_logged[1:], steps_logged[2:]) if b["step"] > a["step"]]
+    if times:
+        result["seconds_per_step"] = statistics.median(times)
+    return result
 
 
 LOAD_DEFAULT = r"""
@@ -286,38 +317,96 @@ def launch_until_ready(port: int = 7871, timeout: float = 180) -> float:
         process.wait(timeout=30)
 
 
-COMPARE_MEMORY = r"""
-import json, os
+COMPARE = r"""
+import json, os, time
 from workbench.evaluate import Comparer
 models = os.environ["BENCH_MODELS"].split(",")
 comparer = Comparer(models)
-prompt = [{"role": "user", "content": "What is the capital of France?"}]
-answers = [comparer.generate(prompt, model=m, seed=0, max_new_tokens=16) for m in models]
-print(json.dumps({"answers": [a.text for a in answers]}))
+prompt = [{"role": "user", "content": "Tell me about the sea and its tides."}]
+comparer.compare(prompt, seed=0, temperature=0, max_new_tokens=4)  # warm-up
+start = time.perf_counter()
+answers = comparer.compare(prompt, seed=0, temperature=0, max_new_tokens=int(os.environ["BENCH_TOKENS"]))
+print(json.dumps({"seconds": time.perf_counter() - start, "tokens": [a.tokens for a in answers]}))
 """
+
+
+def compare_run(home: Path, models: str, tokens: int) -> dict:
+    """A comparison of `models` (greedy, one prompt) in its own process: wall time of the answers
+    after a warm-up, their tokens, and the process's peak memory."""
+    result, peak = python(COMPARE, env={"WORKBENCH_HOME": str(home), "BENCH_MODELS": models,
+                                        "BENCH_TOKENS": str(tokens)})
+    return {**result, "peak_mb": peak, "models": models}
 
 
 GENERATION = r"""
 import json, os, time, torch
 from workbench.evaluate import Comparer
-from workbench.models import load_causal_lm, load_tokenizer
-from workbench.data.tokens import encode_prompt
+from workbench.models.sampling import generate, generation_config
 prompt = [{"role": "user", "content": "Tell me about the sea and its tides."}]
 n = int(os.environ["BENCH_TOKENS"])
-tokenizer = load_tokenizer("smollm2-135m")
-model = load_causal_lm("smollm2-135m", for_training=False)
-ids = torch.tensor([encode_prompt(tokenizer, prompt)])
-model.generate(ids, max_new_tokens=4, do_sample=False)
-start = time.perf_counter()
-out = model.generate(ids, max_new_tokens=n, min_new_tokens=n, do_sample=False)
-plain = (out.shape[1] - ids.shape[1]) / (time.perf_counter() - start)
-del model
 comparer = Comparer(["base"])
-comparer.generate(prompt, model="base", temperature=0, max_new_tokens=4)
-answer = comparer.generate(prompt, model="base", temperature=0, max_new_tokens=n)
-print(json.dumps({"plain_tokens_per_s": plain, "compare_tokens_per_s": answer.tokens / answer.seconds,
-                  "compare_tokens": answer.tokens}))
+tokenizer = comparer.tokenizer("base")
+(model,) = comparer.base_models()
+ids = torch.tensor([comparer.encode(prompt, model="base")])
+config = generation_config(temperature=0, top_p=1.0, max_new_tokens=n, eos_token_id=tokenizer.eos_token_id,
+                           pad_token_id=tokenizer.pad_token_id)
+rates = {}
+for _ in range(2):  # plain generate and the workbench's path, alternated; the better of two each
+    with torch.no_grad():
+        start = time.perf_counter()
+        out = generate(model, config, input_ids=ids, attention_mask=torch.ones_like(ids))
+        plain = (out.shape[1] - ids.shape[1]) / (time.perf_counter() - start)
+    answer = comparer.generate(prompt, model="base", temperature=0, max_new_tokens=n)
+    rates["plain"] = max(rates.get("plain", 0), plain)
+    rates["workbench"] = max(rates.get("workbench", 0), answer.tokens / answer.seconds)
+# What the model's matrix products alone allow at one row a pass: every linear layer (LM head
+# included) once, on its own weights, as a decoding step runs them.
+linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+x = {m.in_features: torch.randn(1, m.in_features, dtype=m.weight.dtype) for m in linears}
+with torch.no_grad():
+    for _ in range(2):
+        for m in linears:
+            m(x[m.in_features])
+    start = time.perf_counter()
+    for _ in range(5):
+        for m in linears:
+            m(x[m.in_features])
+    floor = 5 / (time.perf_counter() - start)
+weights = sum(m.weight.numel() * m.weight.element_size() for m in linears)
+print(json.dumps({"plain_tokens_per_s": rates["plain"], "workbench_tokens_per_s": rates["workbench"],
+                  "tokens": answer.tokens, "matmul_floor_tokens_per_s": floor, "weight_mb": weights / 1e6,
+                  "dtype": str(model.dtype).replace("torch.", "")}))
 """
+
+
+ANCHOR = r"""
+import json, os, time
+from llama_cpp import Llama
+llm = Llama(model_path=os.environ["BENCH_GGUF"], n_ctx=512, n_threads=os.cpu_count(), verbose=False, seed=0)
+messages = [{"role": "user", "content": "Tell me about the sea and its tides."}]
+llm.create_chat_completion(messages=messages, max_tokens=4, temperature=0)
+start = time.perf_counter()
+reply = llm.create_chat_completion(messages=messages, max_tokens=int(os.environ["BENCH_TOKENS"]), temperature=0)
+tokens = reply["usage"]["completion_tokens"]
+print(json.dumps({"tokens_per_s": tokens / (time.perf_counter() - start), "tokens": tokens}))
+"""
+
+
+def llama_cpp_anchor(tokens: int) -> dict:
+    """llama.cpp's one stream on an f16 GGUF of the default model (the workbench's own GGUF export
+    of the same weights), when llama-cpp-python is installed; else why not."""
+    import importlib.util
+    if importlib.util.find_spec("llama_cpp") is None:
+        return {"skipped": "llama-cpp-python is not installed (`.venv/bin/pip install llama-cpp-python "
+                           "diskcache` builds it from source, about 15 minutes on 2 cores)"}
+    with tempfile.TemporaryDirectory() as tmp:
+        gguf = Path(tmp) / "base-f16.gguf"
+        python("from workbench.evaluate.gguf import write_gguf\n"
+               "from workbench.models import load_causal_lm, load_tokenizer, detect_hardware\n"
+               f"write_gguf(load_causal_lm({MODEL!r}, for_training=False, hardware=detect_hardware('fp32')), "
+               f"load_tokenizer({MODEL!r}), {str(gguf)!r}, gguf_type='f16')\nprint('{{}}')")
+        result, _ = python(ANCHOR, env={"BENCH_GGUF": str(gguf), "BENCH_TOKENS": str(tokens)})
+    return {**result, "gguf": "f16"}
 
 
 def serve_speed(tokens: int, requests: int = 3, port: int = 7872, timeout: float = 300) -> dict:
@@ -360,34 +449,43 @@ def main(argv=None) -> int:
                                      allow_abbrev=False)
     parser.add_argument("--quick", action="store_true", help="fewer steps (a smoke run, not for quoting)")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: trl,stages,compare,launch,generate,serve")
+    parser.add_argument("--skip", default="",
+                        help="comma-separated parts to skip: trl,stages,compare,anchor,launch,generate,serve")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
-    steps = {"workbench": 4 if args.quick else 12, "trl": 1 if args.quick else 2, "stage": 2 if args.quick else 4}
+    steps = {"workbench": 4 if args.quick else 12, "trl": 1 if args.quick else 2, "stage": 3 if args.quick else 6}
+    tokens = 48 if args.quick else 96
+    began = time.perf_counter()
 
-    from workbench.models import prepare_default_model
+    from workbench.models import detect_hardware, prepare_default_model
+    from workbench.models.hardware import cpu_kind
     model_dir = prepare_default_model()
+    hardware = detect_hardware()
     results: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-                     "model": MODEL}
+                     "cpu_kind": cpu_kind(), "model": MODEL, "train_precision": hardware.precision,
+                     "precision_reason": hardware.reason}
+    print(f"CPU: {results['cpu_kind']}; the workbench trains in {hardware.precision} here", flush=True)
 
     import torch
     results["torch_threads"] = torch.get_num_threads()
-    ceiling = matmul_ceiling()
-    results["ceiling_gflops"] = ceiling / 1e9
-    print(f"fp32 matmul ceiling: {ceiling / 1e9:.1f} GFLOP/s", flush=True)
+    # Every precision the hardware offers; bf16 emulated in software is not a ceiling anyone trains at.
+    precisions = ["fp32", "bf16"] if hardware.bf16_native else ["fp32"]
+    ceilings = {p: matmul_ceiling(p) for p in precisions}
+    for p, value in ceilings.items():
+        print(f"{p} matmul ceiling: {value / 1e9:.1f} GFLOP/s", flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         (home / "models").symlink_to(model_dir.parent, target_is_directory=True)
 
-        ours = workbench_sft(home, steps["workbench"], batch=4)
-        results["sft_workbench"] = ours
-        print(f"workbench SFT: {ours['tokens_per_s']:.1f} tokens/s", flush=True)
-        again = matmul_ceiling()
-        if again > ceiling:
-            ceiling = again
-            results["ceiling_gflops"] = ceiling / 1e9
-            print(f"fp32 matmul ceiling measured again: {ceiling / 1e9:.1f} GFLOP/s", flush=True)
+        # SFT in each precision, the machine's choice first; both are LoRA on the same rows.
+        ordered = [hardware.precision] + [p for p in precisions if p != hardware.precision]
+        sft = {p: workbench_sft(home, steps["workbench"], 4, p) for p in ordered}
+        for p, row in sft.items():
+            print(f"workbench SFT in {p}: {row['tokens_per_s']:.1f} tokens/s", flush=True)
+        for p in precisions:  # a shared machine's clock moves: keep the better of two readings
+            ceilings[p] = max(ceilings[p], matmul_ceiling(p))
+        results["ceiling_gflops"] = {p: v / 1e9 for p, v in ceilings.items()}
 
         # FLOPs per token: mean packed context and the trained share, from the same rows.
         from workbench.data import load_rows
@@ -400,57 +498,65 @@ def main(argv=None) -> int:
         context = sum(n * n for n in lengths) / sum(lengths) / 2  # mean attended positions per token
         shape = model_shape(model_dir)
         lora = 0  # counted from the trained adapter
-        adapter = home / "runs" / "bench-sft" / "adapter" / "adapter_model.safetensors"
+        adapter = home / "runs" / f"bench-sft-{hardware.precision}" / "adapter" / "adapter_model.safetensors"
         if adapter.exists():
             from safetensors import safe_open
             with safe_open(str(adapter), "pt") as handle:
                 lora = sum(handle.get_slice(k).get_shape()[0] * handle.get_slice(k).get_shape()[1] for k in handle.keys())
         per_token = flops_per_token(shape, context, trained, lora)
-        ceiling_tps = ceiling / per_token
         results["flops_per_token"] = per_token
-        results["ceiling_tokens_per_s"] = ceiling_tps
         results["trained_fraction"] = trained
-        results["workbench_fraction_of_ceiling"] = ours["tokens_per_s"] / ceiling_tps
-        print(f"ceiling for this run: {ceiling_tps:.1f} tokens/s ({per_token / 1e6:.0f} MFLOP/token); "
-              f"workbench at {ours['tokens_per_s'] / ceiling_tps:.0%}", flush=True)
-        # The same products at the size this run's passes have: rows per pass x mean row length.
-        pass_tokens = int(ours["rows_per_pass"] * sum(lengths) / len(lengths))
-        shape_rate = shape_matmul_rate(shape, pass_tokens)
-        results["shape_matmul"] = {"tokens_per_pass": pass_tokens, "gflops": shape_rate / 1e9,
-                                   "fraction_of_ceiling": shape_rate / ceiling}
-        print(f"this model's matrix products at {pass_tokens} tokens a pass: {shape_rate / 1e9:.1f} GFLOP/s "
-              f"({shape_rate / ceiling:.0%} of the ceiling)", flush=True)
+        pass_tokens = int(sft[hardware.precision]["rows_per_pass"] * sum(lengths) / len(lengths))
+        for p, row in sft.items():
+            row["ceiling_tokens_per_s"] = ceilings[p] / per_token
+            row["fraction_of_ceiling"] = row["tokens_per_s"] / row["ceiling_tokens_per_s"]
+            # The model's own products at the size this run's passes have: rows a pass x mean row length.
+            rate = shape_matmul_rate(shape, pass_tokens, p)
+            row["shape_matmul"] = {"tokens_per_pass": pass_tokens, "gflops": rate / 1e9,
+                                   "fraction_of_ceiling": rate / ceilings[p]}
+            print(f"SFT in {p}: {row['fraction_of_ceiling']:.0%} of its ceiling ({row['ceiling_tokens_per_s']:.0f} "
+                  f"tokens/s at {per_token / 1e6:.0f} MFLOP/token); the model's matrix products alone reach "
+                  f"{rate / ceilings[p]:.0%}", flush=True)
+        results["sft_workbench"] = sft
+        fastest = max(sft, key=lambda p: sft[p]["tokens_per_s"])
+        results["measured_faster_precision"] = fastest
+        results["precision_rule_agrees"] = fastest == hardware.precision
 
         if "trl" not in skip:
             theirs = trl_defaults_sft(steps["trl"])
             results["sft_trl_defaults"] = theirs
-            results["sft_speedup"] = ours["tokens_per_s"] / theirs["tokens_per_s"]
+            results["sft_speedup"] = sft[hardware.precision]["tokens_per_s"] / theirs["tokens_per_s"]
             print(f"TRL defaults SFT: {theirs['tokens_per_s']:.2f} tokens/s; workbench is "
                   f"{results['sft_speedup']:.1f}x", flush=True)
 
         if "stages" not in skip:
             preference = str(ROOT / "sample_data" / "preference.jsonl")
             prompts = str(ROOT / "sample_data" / "prompts.jsonl")
-            memory = [stage_peak_rss(home, "sft", steps["stage"], {"data": str(SFT_FILE), "name": "mem-sft"})]
-            memory.append(stage_peak_rss(home, "reward", steps["stage"], {"data": preference, "name": "mem-rm"}))
-            memory.append(stage_peak_rss(home, "dpo", steps["stage"], {"data": preference, "from_run": "mem-sft",
-                                                                          "name": "mem-dpo"}))
-            from workbench.train.config import STAGE_CONFIGS
-            if "ppo" in STAGE_CONFIGS:
-                memory.append(stage_peak_rss(home, "ppo", 2, {"prompts": prompts, "from_run": "mem-sft",
-                                                              "reward_model": "mem-rm", "name": "mem-ppo"}))
-            results["stage_peak_rss_mb"] = memory
-            for row in memory:
-                print(f"peak RSS {row['stage']}: {row['peak_mb']:.0f} MB ({row['state']})", flush=True)
+            # One epoch over the first rows, 4 a step: a run reads each of its rows, as a user's does.
+            rows = {"max_rows": 4 * steps["stage"]}
+            jobs = [stage_job(home, "sft", steps["stage"], {"data": str(SFT_FILE), "name": "mem-sft", **rows})]
+            jobs.append(stage_job(home, "reward", steps["stage"], {"data": preference, "name": "mem-rm", **rows}))
+            jobs.append(stage_job(home, "dpo", steps["stage"], {"data": preference, "from_run": "mem-sft",
+                                                                "name": "mem-dpo", **rows}))
+            jobs.append(stage_job(home, "ppo", 3 if args.quick else 4,
+                                  {"prompts": prompts, "from_run": "mem-sft", "reward_model": "mem-rm",
+                                   "name": "mem-ppo"}))
+            results["stage_jobs"] = jobs
+            for row in jobs:
+                rate = f"{row['tokens_per_s']:.1f} trained tokens/s" if "tokens_per_s" in row else \
+                    f"{row.get('seconds_per_step', float('nan')):.1f} s a step"
+                print(f"{row['stage']} job: {rate}, peak RSS {row['peak_mb']:.0f} MB ({row['state']})", flush=True)
 
         if "compare" not in skip:
-            env = {"WORKBENCH_HOME": str(home)}
-            _, one = python(COMPARE_MEMORY, env={**env, "BENCH_MODELS": "base"})
-            variants = "base,mem-sft,mem-dpo" if (home / "runs" / "mem-dpo").exists() else "base,bench-sft,bench-sft"
-            _, three = python(COMPARE_MEMORY, env={**env, "BENCH_MODELS": variants})
-            results["compare_peak_rss_mb"] = {"one": one, "three": three, "ratio": three / one, "variants": variants}
-            print(f"compare peak RSS: one model {one:.0f} MB, three variants {three:.0f} MB ({three / one:.2f}x)",
-                  flush=True)
+            variants = "base,mem-sft,mem-dpo" if (home / "runs" / "mem-dpo").exists() else None
+            if variants:
+                one = compare_run(home, "mem-sft", tokens)
+                three = compare_run(home, variants, tokens)
+                results["compare"] = {"one": one, "three": three, "time_ratio": three["seconds"] / one["seconds"],
+                                      "memory_ratio": three["peak_mb"] / one["peak_mb"]}
+                print(f"compare: one model {one['seconds']:.1f} s, three {three['seconds']:.1f} s "
+                      f"({results['compare']['time_ratio']:.2f}x); peak RSS {one['peak_mb']:.0f} MB and "
+                      f"{three['peak_mb']:.0f} MB", flush=True)
 
     load, _ = python(LOAD_DEFAULT)
     results["default_model_load_s"] = load["seconds"]
@@ -459,65 +565,134 @@ def main(argv=None) -> int:
         results["launch_ready_s"] = launch_until_ready()
         print(f"workbench launch until the page answers: {results['launch_ready_s']:.1f} s", flush=True)
     if "generate" not in skip:
-        gen, _ = python(GENERATION, env={"BENCH_TOKENS": "48" if args.quick else "96"})
+        gen, _ = python(GENERATION, env={"BENCH_TOKENS": str(tokens)})
+        gen["vs_plain"] = gen["workbench_tokens_per_s"] / gen["plain_tokens_per_s"]
         results["generation"] = gen
-        print(f"generation: compare path {gen['compare_tokens_per_s']:.1f} tokens/s, plain generate "
-              f"{gen['plain_tokens_per_s']:.1f} tokens/s", flush=True)
+        print(f"generation: workbench {gen['workbench_tokens_per_s']:.1f} tokens/s, plain generate "
+              f"{gen['plain_tokens_per_s']:.1f} ({gen['vs_plain']:.2f}x); the matrix products alone allow "
+              f"{gen['matmul_floor_tokens_per_s']:.1f}", flush=True)
+    if "anchor" not in skip:
+        anchor = llama_cpp_anchor(tokens)
+        results["llama_cpp"] = anchor
+        if "tokens_per_s" in anchor and "generation" in results:
+            anchor["workbench_vs_llama_cpp"] = results["generation"]["workbench_tokens_per_s"] / anchor["tokens_per_s"]
+        print(f"llama.cpp anchor: {anchor.get('skipped') or str(round(anchor['tokens_per_s'], 1)) + ' tokens/s'}",
+              flush=True)
     if "serve" not in skip:
-        served = serve_speed(48 if args.quick else 96)
+        served = serve_speed(tokens)
         results["serve"] = served
         if "generation" in results:
-            served["of_compare_path"] = served["tokens_per_s"] / results["generation"]["compare_tokens_per_s"]
+            served["of_workbench_path"] = served["tokens_per_s"] / results["generation"]["workbench_tokens_per_s"]
         print(f"workbench serve: {served['tokens_per_s']:.1f} tokens/s, latency {served['latency_s']:.2f} s for "
               f"{served['max_tokens']} tokens, first streamed token {served['first_token_s']:.2f} s", flush=True)
 
+    results["bench_minutes"] = (time.perf_counter() - began) / 60
     print_table(results)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     print(f"\nwritten: {out}")
+    print("BENCH_SUMMARY " + json.dumps(summary(results)))
     return 0
 
 
+def summary(r: dict) -> dict:
+    """The headline figures, one flat dict (None where a part was skipped)."""
+    own = r["sft_workbench"][r["train_precision"]]
+    jobs = {row["stage"]: row for row in r.get("stage_jobs", [])}
+    gen = r.get("generation", {})
+    pick = lambda value, digits=3: None if value is None else round(value, digits)
+    return {
+        "cpu_kind": r["cpu_kind"],
+        "train_precision": r["train_precision"],
+        "ceiling_gflops": pick(r["ceiling_gflops"][r["train_precision"]], 1),
+        "sft_tokens_per_s": pick(own["tokens_per_s"], 1),
+        "sft_vs_trl_defaults": pick(r.get("sft_speedup"), 2),
+        "sft_fraction_of_ceiling": pick(own["fraction_of_ceiling"]),
+        "dpo_tokens_per_s": pick(jobs.get("dpo", {}).get("tokens_per_s"), 1),
+        "reward_tokens_per_s": pick(jobs.get("reward", {}).get("tokens_per_s"), 1),
+        "generation_tokens_per_s": pick(gen.get("workbench_tokens_per_s"), 1),
+        "generation_vs_plain_generate": pick(gen.get("vs_plain"), 2),
+        "compare3_vs_compare1_time": pick(r.get("compare", {}).get("time_ratio"), 2),
+        "ppo_seconds_per_step": pick(jobs.get("ppo", {}).get("seconds_per_step"), 2),
+    }
+
+
 def print_table(r: dict) -> None:
-    rows = [("machine", r["machine"], ""), ("fp32 matmul ceiling", f"{r['ceiling_gflops']:.1f} GFLOP/s", "")]
-    ours = r["sft_workbench"]
-    rows.append(("SFT LoRA, workbench", f"{ours['tokens_per_s']:.1f} tok/s", f"{ours['steps']} timed steps"))
+    rows = [("machine", r["machine"], ""), ("CPU kind", "", r["cpu_kind"]),
+            ("precision the workbench trains in", r["train_precision"], "chosen from the CPU flags")]
+    for p, value in r["ceiling_gflops"].items():
+        rows.append((f"{p} matmul ceiling", f"{value:.1f} GFLOP/s", ""))
+    for p, ours in r["sft_workbench"].items():
+        rows.append((f"SFT LoRA, workbench, {p}", f"{ours['tokens_per_s']:.1f} tok/s",
+                     f"{ours['steps']} timed steps"))
+        rows.append(("  of its precision's ceiling (target >= 60%)", f"{ours['fraction_of_ceiling']:.0%}",
+                     f"ceiling {ours['ceiling_tokens_per_s']:.0f} tok/s at {r['flops_per_token'] / 1e6:.0f} MFLOP/token"))
+        m = ours["shape_matmul"]
+        rows.append(("  this model's matmuls alone / ceiling", f"{m['fraction_of_ceiling']:.0%}",
+                     f"{m['gflops']:.1f} GFLOP/s at {m['tokens_per_pass']} tokens a pass"))
+    if len(r["sft_workbench"]) > 1:
+        rows.append(("  faster precision, measured", r["measured_faster_precision"],
+                     "agrees with the flag rule" if r["precision_rule_agrees"] else "DISAGREES with the flag rule"))
     if "sft_trl_defaults" in r:
         t = r["sft_trl_defaults"]
         rows.append(("SFT LoRA, TRL defaults + use_cpu", f"{t['tokens_per_s']:.2f} tok/s",
                      f"bf16={t['bf16']}, checkpointing={t['gradient_checkpointing']}, batch {t['batch']}"))
-        rows.append(("  speed-up (target >= 20x)", f"{r['sft_speedup']:.1f}x", ""))
-    rows.append(("  ceiling for this run", f"{r['ceiling_tokens_per_s']:.1f} tok/s",
-                 f"{r['flops_per_token'] / 1e6:.0f} MFLOP/token"))
-    rows.append(("  workbench / ceiling (target >= 80%)", f"{r['workbench_fraction_of_ceiling']:.0%}", ""))
-    if "shape_matmul" in r:
-        m = r["shape_matmul"]
-        rows.append(("  this model's matmuls alone / ceiling", f"{m['fraction_of_ceiling']:.0%}",
-                     f"{m['gflops']:.1f} GFLOP/s at {m['tokens_per_pass']} tokens a pass"))
-    for m in r.get("stage_peak_rss_mb", []):
-        target = " (target < 2 GB)" if m["stage"] == "sft" else ""
-        rows.append((f"peak RSS, {m['stage']} job{target}", f"{m['peak_mb']:.0f} MB", m["state"]))
+        rows.append(("  workbench speed-up (target >= 3x)", f"{r['sft_speedup']:.1f}x", ""))
+    jobs = {row["stage"]: row for row in r.get("stage_jobs", [])}
+    sft_rate = jobs.get("sft", {}).get("tokens_per_s")
+    for stage in ("sft", "reward", "dpo"):
+        if stage in jobs and "tokens_per_s" in jobs[stage]:
+            job = jobs[stage]
+            share = f"{job['tokens_per_s'] / sft_rate:.0%} of SFT's" if sft_rate and stage != "sft" else \
+                "batch 4, max_length 256"
+            target = " (target >= 50% of SFT)" if stage != "sft" else ""
+            rows.append((f"{stage} job, trained tokens/s{target}", f"{job['tokens_per_s']:.1f} tok/s", share))
+            if "reference_logps_s" in job:
+                rows.append(("  of which: the reference's log-probs, once", f"{job['reference_logps_s']:.1f} s",
+                             f"then {job['step_tokens_per_s']:.1f} tok/s a step"))
+    if "ppo" in jobs:
+        rows.append(("ppo job, seconds a step", f"{jobs['ppo'].get('seconds_per_step', float('nan')):.1f} s",
+                     "median; rollouts, scoring and the update"))
+    for stage, job in jobs.items():
+        target = " (target < 2 GB)" if stage == "sft" else ""
+        rows.append((f"peak RSS, {stage} job{target}", f"{job['peak_mb']:.0f} MB", job["state"]))
     if "sft_trl_defaults" in r and r["sft_trl_defaults"].get("peak_mb"):
         rows.append(("peak RSS, TRL defaults SFT", f"{r['sft_trl_defaults']['peak_mb']:.0f} MB", ""))
-    if "compare_peak_rss_mb" in r:
-        c = r["compare_peak_rss_mb"]
-        rows.append(("peak RSS, compare 1 model", f"{c['one']:.0f} MB", ""))
-        rows.append(("peak RSS, compare 3 variants (target <= 1.3x)", f"{c['three']:.0f} MB", f"{c['ratio']:.2f}x"))
+    if "generation" in r:
+        g = r["generation"]
+        rows.append((f"generation, workbench, one stream ({g['dtype']})", f"{g['workbench_tokens_per_s']:.1f} tok/s",
+                     f"{g['tokens']} tokens, greedy"))
+        rows.append(("generation, plain model.generate", f"{g['plain_tokens_per_s']:.1f} tok/s", ""))
+        rows.append(("  workbench / plain (target >= 3x)", f"{g['vs_plain']:.2f}x", ""))
+        rows.append(("  the matrix products alone allow", f"{g['matmul_floor_tokens_per_s']:.1f} tok/s",
+                     f"every linear layer once at one row: {g['weight_mb']:.0f} MB of weights"))
+    if "llama_cpp" in r:
+        a = r["llama_cpp"]
+        if "tokens_per_s" in a:
+            rows.append(("llama.cpp, one stream, f16 GGUF", f"{a['tokens_per_s']:.1f} tok/s",
+                         f"workbench at {a['workbench_vs_llama_cpp']:.2f}x of it" if "workbench_vs_llama_cpp" in a else ""))
+        else:
+            rows.append(("llama.cpp anchor", "skipped", a["skipped"]))
+    if "compare" in r:
+        c = r["compare"]
+        rows.append(("compare, one model", f"{c['one']['seconds']:.2f} s", f"tokens {c['one']['tokens']}"))
+        rows.append(("compare, three models (target <= 1.5x)", f"{c['three']['seconds']:.2f} s",
+                     f"{c['time_ratio']:.2f}x; tokens {c['three']['tokens']}"))
+        rows.append(("peak RSS, compare 1 model", f"{c['one']['peak_mb']:.0f} MB", ""))
+        rows.append(("peak RSS, compare 3 variants (target <= 1.3x)", f"{c['three']['peak_mb']:.0f} MB",
+                     f"{c['memory_ratio']:.2f}x"))
     rows.append(("default model load (cache, with imports)", f"{r['default_model_load_s']:.1f} s", ""))
     if "launch_ready_s" in r:
         rows.append(("workbench launch until the page answers", f"{r['launch_ready_s']:.1f} s", ""))
-    if "generation" in r:
-        g = r["generation"]
-        rows.append(("generation, compare path", f"{g['compare_tokens_per_s']:.1f} tok/s", ""))
-        rows.append(("generation, plain model.generate", f"{g['plain_tokens_per_s']:.1f} tok/s", ""))
     if "serve" in r:
         v = r["serve"]
-        share = f"{v['of_compare_path']:.0%} of the compare path" if "of_compare_path" in v else ""
+        share = f"{v['of_workbench_path']:.0%} of the workbench path" if "of_workbench_path" in v else ""
         rows.append(("workbench serve, openai client", f"{v['tokens_per_s']:.1f} tok/s", share))
         rows.append(("  latency, one answer", f"{v['latency_s']:.2f} s", f"{v['max_tokens']} tokens at most, median of {v['requests']}"))
         rows.append(("  first streamed token", f"{v['first_token_s']:.2f} s", ""))
         rows.append(("  start until /health answers", f"{v['ready_s']:.1f} s", ""))
+    rows.append(("this benchmark's run", f"{r['bench_minutes']:.1f} min", "target < 20 min"))
     width = max(len(a) for a, _, _ in rows)
     print("\n" + "-" * (width + 40))
     for name, value, note in rows:

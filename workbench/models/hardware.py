@@ -214,13 +214,37 @@ def _cpu_capability(torch) -> str:
 def cpu_has_native_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     """True when the CPU flags list a bf16 matrix instruction set. False where unknown (macOS,
     Windows): fp32 is never the slow choice, bf16 without hardware support is."""
+    return bool(bf16_flags(cpuinfo))
+
+
+def bf16_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+    """The bf16 matrix flags this CPU lists (avx512_bf16, amx_bf16, Arm's bf16); [] where none or
+    unknown."""
+    return [flag for flag in _BF16_CPU_FLAGS if flag in _cpu_info(cpuinfo)[1]]
+
+
+def cpu_kind(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU in the words that decide the precision, for benchmarks and reports: its model name,
+    torch's SIMD level and the bf16 flags, e.g. "AMD EPYC 9R14; AVX512; bf16 flags: avx512_bf16"."""
+    import torch
+    name, _ = _cpu_info(cpuinfo)
+    flags = bf16_flags(cpuinfo)
+    return (f"{name or 'unknown CPU'}; {_cpu_capability(torch)}; "
+            f"bf16 flags: {', '.join(flags) if flags else 'none'}")
+
+
+def _cpu_info(cpuinfo: Path) -> tuple[str, set[str]]:
+    """(model name, flags) from /proc/cpuinfo; ("", set()) where it cannot be read."""
     try:
         text = cpuinfo.read_text(errors="replace")
     except OSError:
-        return False
-    flags: set[str] = set()
+        return "", set()
+    name, flags = "", set()
     for line in text.splitlines():
         key, _, value = line.partition(":")
-        if key.strip().lower() in ("flags", "features"):
+        key = key.strip().lower()
+        if key in ("flags", "features"):
             flags.update(value.split())
-    return any(flag in flags for flag in _BF16_CPU_FLAGS)
+        elif key == "model name" and not name:
+            name = value.strip()
+    return name, flags

@@ -9,10 +9,12 @@ full fine-tune from a LoRA SFT run folds the adapter in, and its reference is th
 
 from __future__ import annotations
 
+import time
+
 from workbench.models.hardware import PEFT_METHODS
 from workbench.runs import Run
-from workbench.train.common import (finish, model_source, policy_and_reference, report_cut, training_rows,
-                                    trl_arguments)
+from workbench.train.common import (finish, model_source, planned_steps, policy_and_reference, report_cut,
+                                    training_rows, trl_arguments)
 from workbench.train.config import DPORunConfig
 
 
@@ -68,9 +70,28 @@ def train(config: DPORunConfig, run: Run, resume_from=None) -> None:
                 if eval_rows else None)
     model, peft, reference = policy_and_reference(config, base, adapter, hardware)
     is_peft = config.method in PEFT_METHODS
+    # The frozen reference's log-probs once, before the first step, batched (TRL's
+    # precompute_ref_log_probs), where the run reads every training pair at least once: a step then
+    # runs the policy alone, and every evaluation reuses the held-out pairs' too. A short run over a
+    # few of many pairs would pay for all of them, so it keeps the reference pass in each step.
+    steps = planned_steps(config, len(train_set))
+    precompute = steps * config.batch_size * config.grad_accum >= len(train_set)
     args = DPOConfig(**trl_arguments(config, run, hardware, len(train_set), eval_set is not None),
-                     beta=config.beta, dataset_num_proc=None)
-    trainer = pretokenized_trainer()(model=model, ref_model=reference, args=args, train_dataset=train_set, eval_dataset=eval_set,
-                         processing_class=tokenizer, peft_config=peft, callbacks=[RunFolderCallback(run)])
+                     beta=config.beta, dataset_num_proc=None, precompute_ref_log_probs=precompute,
+                     precompute_ref_batch_size=config.batch_size)
+    from workbench.train.worker import is_main_process
+    main = is_main_process()
+    started = time.monotonic()
+    if precompute and main:
+        held_out = f" and {len(eval_set)} held-out" if eval_set is not None else ""
+        print(f"DPO: the reference's log-probs of {len(train_set)} training{held_out} pairs, computed once "
+              "before the first step", flush=True)
+    trainer = pretokenized_trainer()(model=model, ref_model=reference, args=args, train_dataset=train_set,
+                                     eval_dataset=eval_set, processing_class=tokenizer, peft_config=peft,
+                                     callbacks=[RunFolderCallback(run)])
+    if precompute and main:
+        seconds = round(time.monotonic() - started, 1)
+        print(f"DPO: reference log-probs done in {seconds} s", flush=True)
+        run.update_status(reference_logps_s=seconds)
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     finish(trainer, run, is_peft)
