@@ -274,10 +274,10 @@ def stage_job(home: Path, stage: str, steps: int, extra: dict) -> dict:
             all_in = result["seconds"] / result["steps"] * steps_run + status["reference_logps_s"]
             result.update(step_tokens_per_s=result["tokens_per_s"], reference_logps_s=status["reference_logps_s"],
                           tokens_per_s=max(r["num_tokens"] for r in rows if "num_tokens" in r) / all_in)
-    steps_logged = [r for r in rows if not any(k.startswith("eval_") for k in r) and "time" in r]
-    times = [b["time"] - a["time"] for a, b in zip(steps_logged[1:], steps_logged[2:]) if b["step"] > a["step"]]
+    # PPO times each of its steps (rollout, scoring and update: "step_s"); the first pays for warm-up.
+    times = [r["step_s"] for r in rows if "step_s" in r]
     if times:
-        result["seconds_per_step"] = statistics.median(times)
+        result["seconds_per_step"] = statistics.median(times[1:] or times)
     return result
 
 

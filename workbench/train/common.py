@@ -63,6 +63,12 @@ def lora_config(config: RunConfig, task_type: str = "CAUSAL_LM", modules_to_save
                       target_modules=targets, task_type=task_type, modules_to_save=modules_to_save)
 
 
+def eval_interval(config: RunConfig, total_steps: int) -> int:
+    """Steps between evaluations: the config's, else about ten evaluations per run but never more
+    often than every 5 steps (on a CPU an evaluation can cost as much as several training steps)."""
+    return config.eval_steps or max(5, total_steps // 10)
+
+
 def trl_arguments(config: RunConfig, run: Run, hardware, n_train: int, has_eval: bool) -> dict:
     """Keyword arguments shared by TRL's SFTConfig, RewardConfig, DPOConfig and KTOConfig.
 
@@ -70,9 +76,7 @@ def trl_arguments(config: RunConfig, run: Run, hardware, n_train: int, has_eval:
     200x slower matrix work and a second forward pass per step, so both follow the hardware.
     """
     total = planned_steps(config, n_train)
-    # About ten evaluations per run, but never more often than every 5 steps: on a CPU an
-    # evaluation can cost as much as several training steps.
-    eval_steps = config.eval_steps or max(5, total // 10)
+    eval_steps = eval_interval(config, total)
     micro = config.micro_batch or config.batch_size  # rows per forward; the rest is accumulated
     return dict(
         output_dir=str(run.checkpoints_dir),
