@@ -215,15 +215,29 @@ def test_4_compare_base_and_the_new_run(page):
     open_tab(page, "Compare")
     choose(page, "compare-model-1", "base")
     choose(page, "compare-model-2", RUN)
-    fill(page, "compare-max-new", "24")
+    fill(page, "compare-max-new", "200")
     fill(page, "compare-prompt", "Who was the first person to walk on the Moon?")
+    # Record both columns' answer lengths as the page draws them: they must grow together.
+    page.evaluate("""() => {
+        const answer = c => {
+            const bots = document.querySelectorAll(`#compare-chat-${c} [data-testid="bot"]`);
+            return bots.length ? bots[bots.length - 1].innerText.trim().length : 0;
+        };
+        window.__answer = answer;
+        window.__lengths = [];
+        window.__sampler = setInterval(() => window.__lengths.push([answer(1), answer(2)]), 20);
+    }""")
     page.locator("#compare-send").click()
     page.wait_for_function("document.querySelector('#compare-score-2').innerText.includes('tokens in')",
                            timeout=180_000)
+    lengths, final = page.evaluate(
+        "() => { clearInterval(window.__sampler); return [window.__lengths, [1, 2].map(window.__answer)]; }")
+    assert any(0 < one < final[0] and 0 < two < final[1] for one, two in lengths), (
+        "the two columns never grew at the same time", final, len(lengths))
     for column in ("1", "2"):
         chat = text(page, f"compare-chat-{column}")
         assert "Who was the first person to walk on the Moon?" in chat
-        assert "tokens in" in text(page, f"compare-score-{column}")
+        assert "tokens in" in text(page, f"compare-score-{column}") and "tok/s" in text(page, f"compare-score-{column}")
     assert "base" in text(page, "compare-score-1") and RUN in text(page, "compare-score-2")
     # (The tiny model's answers are gibberish, and a short run barely moves its near-uniform output.)
     assert all(page.locator(f'#compare-chat-{c} [data-testid="bot"]').last.inner_text().strip() for c in "12")

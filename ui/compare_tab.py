@@ -36,10 +36,12 @@ def model_choices() -> list[str]:
 
 
 def score_text(model: str, answer, reward: float | None) -> str:
-    """The line under a column: model, tokens and time, and the reward model's score."""
+    """The line under a column: model, tokens, time and tokens/s (the columns decode together, so
+    they share the time), and the reward model's score."""
     parts = [f"**{esc(model)}**"]
     if answer is not None:
-        parts.append(f"{answer.tokens} tokens in {answer.seconds:.1f} s")
+        rate = f" ({answer.tokens / answer.seconds:.1f} tok/s)" if answer.seconds > 0 else ""
+        parts.append(f"{answer.tokens} tokens in {answer.seconds:.1f} s{rate}")
     if reward is not None:
         parts.append(f"reward **{reward:+.3f}**")
     return " · ".join(parts)
