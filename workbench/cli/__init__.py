@@ -1,7 +1,7 @@
 """The `workbench` command line: a thin front end over the engine's public functions.
 
-One module per group of commands (models, data, runs: train and runs, evaluate, feedback,
-launch, serve), each with its commands and an `add_parsers`; this module builds the parser and runs one.
+One module per group of commands (models, data, runs: train and runs, pipeline, evaluate,
+feedback, launch, serve), each with its commands and an `add_parsers`; this module builds the parser and runs one.
 
 Every command prints something readable by default and JSON with `--json`. Errors the user can
 act on (`WorkbenchError`) print as one line on stderr with exit status 2, never a traceback.
@@ -15,7 +15,7 @@ import os
 import sys
 
 from workbench import paths
-from workbench.cli import data, evaluate, feedback, launch, models, runs, serve
+from workbench.cli import data, evaluate, feedback, launch, models, pipeline, runs, serve
 from workbench.cli.common import EXIT_UNUSABLE
 from workbench.errors import WorkbenchError
 
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="SFT <-> RLHF workbench: inspect data and tokens, train SFT / reward / DPO / KTO / PPO, "
                     "compare models side by side.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for commands_of in (models, data, runs, launch, evaluate, feedback, serve):
+    for commands_of in (models, data, runs, pipeline, launch, evaluate, feedback, serve):
         commands_of.add_parsers(commands)
     return parser
 
