@@ -36,14 +36,20 @@ def states(pipeline):
     return {row["step"]: row["state"] for row in pipeline.summary()}
 
 
-def test_a_three_step_pipeline_runs_each_step_from_the_one_before(fresh_home, tmp_path):
+def test_a_three_step_pipeline_runs_each_step_from_the_one_before_then_evaluates_them(fresh_home, tmp_path):
+    from workbench.evaluate import list_evals
     from workbench.runs import get_run
     from workbench.train.pipeline import run_pipeline
-    pipeline = run_pipeline(write_pipeline(tmp_path, STEPS), wait=True)
+    evaluation = {"name": "eval", "stage": "eval", "models": ["base", "sft", "dpo"], "max_rows": 4,
+                  "sft_data": "sft.jsonl", "preference_data": "preference.jsonl"}
+    pipeline = run_pipeline(write_pipeline(tmp_path, STEPS + [evaluation]), wait=True)
     state = pipeline.state()
     assert state["state"] == "completed", (state, pipeline.log_path.read_text())
-    assert states(pipeline) == {"sft": "completed", "rm": "completed", "dpo": "completed"}
-    assert state["runs"] == {"sft": "p3-sft", "rm": "p3-rm", "dpo": "p3-dpo"}
+    assert states(pipeline) == {"sft": "completed", "rm": "completed", "dpo": "completed", "eval": "completed"}
+    assert {k: v for k, v in state["runs"].items() if k != "eval"} == {"sft": "p3-sft", "rm": "p3-rm", "dpo": "p3-dpo"}
+    (record,) = [e for e in list_evals() if e["id"] == state["runs"]["eval"]]
+    assert list(record["models"]) == ["base", "p3-sft", "p3-dpo"]  # steps stand for their runs
+    assert all("loss" in m and "preference_accuracy" in m for m in record["models"].values())
     dpo = get_run("p3-dpo").config()
     assert dpo["from_run"] == "p3-sft" and dpo["model"] == "tiny" and dpo["max_length"] == 128
     assert dpo["data"] == str(tmp_path / "preference.jsonl")  # relative to the pipeline file
@@ -92,7 +98,10 @@ def test_a_failing_step_stops_the_pipeline_and_names_itself(fresh_home, tmp_path
     ([{"name": "a", "stage": "sft", "data": "sft.jsonl", "max_stepz": 3}], "unknown key 'max_stepz'"),
     ([{"name": "a", "stage": "sfx"}], "needs a `name` and a `stage`"),
     ([{"name": "a", "stage": "sft", "data": "sft.jsonl"}] * 2, "used twice"),
-], ids=["unknown-field", "unknown-stage", "twice"])
+    ([{"name": "a", "stage": "eval", "models": ["base"], "sft_data": "sft.jsonl", "max_row": 2}],
+     "unknown key 'max_row' for an eval step"),
+    ([{"name": "a", "stage": "eval", "models": ["base"]}], "nothing to evaluate on"),
+], ids=["unknown-field", "unknown-stage", "twice", "eval-unknown-field", "eval-no-data"])
 def test_a_bad_pipeline_file_is_refused_before_anything_starts(fresh_home, tmp_path, steps, message):
     from workbench.errors import ConfigError
     from workbench.train.pipeline import list_pipelines, run_pipeline

@@ -12,10 +12,15 @@ A pipeline is a small YAML file:
       - {name: reward, stage: reward, data: preference.jsonl, max_steps: 10}
       - {name: dpo, stage: dpo, data: preference.jsonl, from: sft}
       - {name: ppo, stage: ppo, prompts: prompts.jsonl, from: sft, reward_model: reward}
+      - {name: eval, stage: eval, models: [base, sft, dpo, ppo], reward_model: reward,
+         sft_data: sft_eval.jsonl, preference_data: preference_eval.jsonl, prompts: prompts.jsonl}
 
-A step is an ordinary run (its own folder, metrics and checkpoints) named `<pipeline>-<step>`, with
+A training step is an ordinary run (its own folder, metrics and checkpoints) named `<pipeline>-<step>`, with
 the fields of its stage's config; `from` (or `from_run`) and `reward_model` may name an earlier
-step, which stands for that step's run. Files are relative to the pipeline file.
+step, which stands for that step's run. Files are relative to the pipeline file. An `eval` step
+evaluates the models it lists (steps, runs or "base") on held-out files, as `workbench eval` does
+(`workbench.evaluate.evaluate_models`, its keyword arguments as fields), in the runner's own process;
+its result is saved with the other evaluations and named in the state.
 
 The pipeline's folder holds `pipeline.yaml` (the file as run, paths made absolute) and
 `state.json`: its state, the run each step made and, once it failed, which step failed and why.
@@ -100,7 +105,9 @@ class Pipeline:
         for step in self.steps():
             row = {"step": step.name, "stage": step.stage, "run": runs.get(step.name, ""), "state": "waiting",
                    "progress": ""}
-            if row["run"]:
+            if row["run"] and step.stage == "eval":
+                row["state"] = "completed"
+            elif row["run"]:
                 try:
                     status = get_run(row["run"]).status()
                 except RunError:
@@ -139,11 +146,16 @@ def read_steps(path: Path) -> tuple[dict, list[Step]]:
     steps, seen = [], set()
     for number, item in enumerate(spec["steps"], 1):
         where = f"{path}, step {number}"
-        if not isinstance(item, dict) or not item.get("name") or item.get("stage") not in STAGE_CONFIGS:
-            raise ConfigError(f"{where}: each step needs a `name` and a `stage` ({', '.join(STAGE_CONFIGS)})")
+        if not isinstance(item, dict) or not item.get("name") or item.get("stage") not in (*STAGE_CONFIGS, "eval"):
+            raise ConfigError(f"{where}: each step needs a `name` and a `stage` "
+                              f"({', '.join(STAGE_CONFIGS)} or eval)")
         name, stage = str(item["name"]), item["stage"]
         if name in seen:
             raise ConfigError(f"{where}: the step name '{name}' is used twice", hint="Name each step once.")
+        if stage == "eval":
+            steps.append(Step(name, stage, eval_values(item, path, f"{where} ('{name}')")))
+            seen.add(name)
+            continue
         # A default applies to the steps whose stage has that field (`data` is not PPO's); a step's
         # own unknown field is an error, named by the config.
         known = {f.name for f in config_class(stage).knobs()}
@@ -152,10 +164,9 @@ def read_steps(path: Path) -> tuple[dict, list[Step]]:
         for field in config_class(stage)().file_fields():
             if values.get(field):
                 values[field] = str((path.parent / str(values[field])).expanduser().resolve())
-        checked = {k: v for k, v in values.items() if not (k in ("from_run", "reward_model") and v in seen)}
         where = f"{where} ('{name}')"
-        try:
-            config_class(stage).from_dict({**checked, "stage": stage}, source=where).validate()
+        try:  # the fields alone: whether a named run exists is checked when the step starts
+            config_class(stage).from_dict({**values, "stage": stage}, source=where).validate()
         except WorkbenchError as error:  # every message names the file and the step
             if not error.message.startswith(where):
                 error.message = f"{where}: {error.message}"
@@ -164,6 +175,47 @@ def read_steps(path: Path) -> tuple[dict, list[Step]]:
         steps.append(Step(name, stage, values))
         seen.add(name)
     return spec, steps
+
+
+EVAL_FIELDS = ("models", "sft_data", "preference_data", "prompts", "reward_model", "base", "max_rows", "seed",
+               "max_new_tokens", "temperature", "max_length", "precision")
+EVAL_FILES = ("sft_data", "preference_data", "prompts")
+
+
+def eval_values(item: dict, path: Path, where: str) -> dict:
+    """An eval step's `evaluate_models` arguments, files made absolute. Raises ConfigError for an
+    unknown field, no models, or nothing to evaluate on."""
+    import difflib
+    values = {k: v for k, v in item.items() if k not in ("name", "stage")}
+    for key in values:
+        if key not in EVAL_FIELDS:
+            close = difflib.get_close_matches(key, EVAL_FIELDS, n=1)
+            raise ConfigError(f"{where}: unknown key '{key}' for an eval step",
+                              hint=f"Did you mean '{close[0]}'?" if close else f"Known keys: {', '.join(EVAL_FIELDS)}.")
+    models = values.get("models")
+    if isinstance(models, str):
+        models = [m.strip() for m in models.split(",") if m.strip()]
+    if not models or not all(isinstance(m, str) for m in models):
+        raise ConfigError(f"{where}: an eval step lists its `models` (steps, runs or base)")
+    if not any(values.get(k) for k in EVAL_FILES):
+        raise ConfigError(f"{where}: nothing to evaluate on", hint=f"Give one of {', '.join(EVAL_FILES)}.")
+    for key in EVAL_FILES:
+        if values.get(key):
+            values[key] = str((path.parent / str(values[key])).expanduser().resolve())
+    return {**values, "models": models}
+
+
+def run_eval_step(step: Step, runs: dict) -> str:
+    """Evaluate an eval step's models (step names stand for their runs); returns the saved
+    evaluation's id."""
+    from workbench.evaluate import evaluate_models
+    values = dict(step.values)
+    values["models"] = [runs.get(m, m) for m in values["models"]]
+    if values.get("reward_model"):
+        values["reward_model"] = runs.get(values["reward_model"], values["reward_model"])
+    models = values.pop("models")
+    record = evaluate_models(models, save=True, **values)
+    return record["id"]
 
 
 # ---------------------------------------------------------------- the front ends' calls
@@ -286,6 +338,18 @@ def run_steps(pipeline: Pipeline) -> str:
     for step in pipeline.steps():
         if pipeline.stop_path.exists():
             return _stopped(pipeline, step.name)
+        if step.stage == "eval":
+            if step.name in runs:
+                print(f"step '{step.name}': evaluation {runs[step.name]} done before; skipped", flush=True)
+                continue
+            pipeline.update(current=step.name)
+            print(f"step '{step.name}': evaluating {', '.join(step.values['models'])}", flush=True)
+            try:
+                runs[step.name] = run_eval_step(step, runs)
+            except WorkbenchError as error:
+                return _failed(pipeline, step.name, str(error))
+            pipeline.update(runs=runs)
+            continue
         try:
             run = get_run(runs[step.name]) if step.name in runs else None
             state = run.status().get("state") if run else None
