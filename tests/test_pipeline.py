@@ -39,7 +39,7 @@ def states(pipeline):
 def test_a_three_step_pipeline_runs_each_step_from_the_one_before_then_evaluates_them(fresh_home, tmp_path):
     from workbench.evaluate import list_evals
     from workbench.runs import get_run
-    from workbench.train.pipeline import run_pipeline
+    from workbench.pipeline import run_pipeline
     evaluation = {"name": "eval", "stage": "eval", "models": ["base", "sft", "dpo"], "max_rows": 4,
                   "sft_data": "sft.jsonl", "preference_data": "preference.jsonl"}
     pipeline = run_pipeline(write_pipeline(tmp_path, STEPS + [evaluation]), wait=True)
@@ -58,7 +58,7 @@ def test_a_three_step_pipeline_runs_each_step_from_the_one_before_then_evaluates
 def test_a_stopped_pipeline_resumes_its_step_and_skips_finished_ones(fresh_home, tmp_path):
     from workbench.errors import RunError
     from workbench.runs import get_run, run_names
-    from workbench.train.pipeline import resume_pipeline, run_pipeline, stop_pipeline, wait_pipeline
+    from workbench.pipeline import resume_pipeline, run_pipeline, stop_pipeline, wait_pipeline
     steps = [{**STEPS[0], "max_steps": 40, "learning_rate": 1e-3}, STEPS[1]]
     pipeline = run_pipeline(write_pipeline(tmp_path, steps, name="p2"))
     wait_until(lambda: "sft" in pipeline.state().get("runs", {}), timeout=120, what="the first step's run")
@@ -84,7 +84,7 @@ def test_a_stopped_pipeline_resumes_its_step_and_skips_finished_ones(fresh_home,
 
 def test_a_failing_step_stops_the_pipeline_and_names_itself(fresh_home, tmp_path):
     from workbench.runs import run_names
-    from workbench.train.pipeline import run_pipeline
+    from workbench.pipeline import run_pipeline
     (tmp_path / "broken.jsonl").write_text('{"prompt": "no answers here"}\n')
     steps = [STEPS[0], {"name": "rm", "stage": "reward", "data": "broken.jsonl", "max_steps": 2}, STEPS[2]]
     pipeline = run_pipeline(write_pipeline(tmp_path, steps, name="pf"), wait=True)
@@ -104,7 +104,7 @@ def test_a_failing_step_stops_the_pipeline_and_names_itself(fresh_home, tmp_path
 ], ids=["unknown-field", "unknown-stage", "twice", "eval-unknown-field", "eval-no-data"])
 def test_a_bad_pipeline_file_is_refused_before_anything_starts(fresh_home, tmp_path, steps, message):
     from workbench.errors import ConfigError
-    from workbench.train.pipeline import list_pipelines, run_pipeline
+    from workbench.pipeline import list_pipelines, run_pipeline
     with pytest.raises(ConfigError, match=message) as caught:
         run_pipeline(write_pipeline(tmp_path, steps, name="bad"))
     assert "step 1" in str(caught.value) or "step 2" in str(caught.value)

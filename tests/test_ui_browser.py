@@ -294,3 +294,29 @@ def test_6_deploy_serves_the_model_and_draws_what_it_was_asked(page):
     page.locator("#deploy-stop").click()
     page.wait_for_function("document.querySelector('#deploy-status').innerText.includes('stopped')",
                            timeout=60_000)
+
+
+def test_7_pipeline_runs_two_steps_and_shows_each(page):
+    """Pipeline: the sample file loads into the editor; an edited two-step pipeline on the tiny
+    model (SFT, then DPO from it) starts from the page, and the table shows each step's run
+    completed, with the last run's curve drawn."""
+    open_tab(page, "Pipeline")
+    page.wait_for_function("document.querySelector('#pipeline-yaml textarea').value.includes('name: captain')")
+    samples = ROOT / "sample_data"
+    fill(page, "pipeline-yaml", f"""name: ui-pipe
+defaults: {{model: tiny, max_length: 128, batch_size: 2, max_rows: 8, val_fraction: 0.0, save_steps: 1000}}
+steps:
+  - {{name: sft, stage: sft, data: {samples / 'sft.jsonl'}, max_steps: 3}}
+  - {{name: dpo, stage: dpo, from: sft, data: {samples / 'preference.jsonl'}, max_steps: 2}}
+""")
+    page.locator("#pipeline-start").click()
+    page.wait_for_function("document.querySelector('#pipeline-status').innerText.includes('ui-pipe: completed')",
+                           timeout=300_000)
+    table = text(page, "pipeline-table")
+    assert "ui-pipe-sft" in table and "ui-pipe-dpo" in table and table.count("completed") == 2
+    drawn = page.evaluate("""() => {
+        const plot = document.querySelector('#pipeline-plot .js-plotly-plot');
+        return plot && plot.data ? plot.data.filter(t => t.name === 'loss').map(t => t.x.length) : [];
+    }""")
+    assert drawn and drawn[0] >= 2  # the DPO run's loss, step by step
+    shot(page, "7-pipeline")

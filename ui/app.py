@@ -4,7 +4,7 @@
     launch(port=7860)                                   # blocks; the CLI's `workbench launch`
     launch(port=0, open_browser=False, prevent_thread_lock=True)   # tests: returns the running app
 
-Tabs: Data, Tokenization, Train, Compare, Feedback, Runs, Deploy (one module each). The app binds another interface,
+Tabs: Data, Tokenization, Train, Pipeline, Compare, Feedback, Runs, Deploy (one module each). The app binds another interface,
 or shares a public link, only with authentication; analytics are off; uploads are limited to data
 files of at most 200 MB. Served beyond this machine, typed paths reach only the workbench's own
 folders and those given as `allowed_dirs` (`workbench.paths.share_reads`), and the Train form
@@ -25,7 +25,8 @@ import gradio as gr  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 from starlette.middleware.trustedhost import TrustedHostMiddleware  # noqa: E402
 
-from ui import compare_tab, data_tab, deploy_tab, feedback_tab, runs_tab, tokens_tab, train_tab  # noqa: E402
+from ui import (compare_tab, data_tab, deploy_tab, feedback_tab, pipeline_tab, runs_tab, tokens_tab,  # noqa: E402
+                train_tab)
 from ui.common import UPLOAD_LIMIT, model_names  # noqa: E402
 
 TITLE = "SFT ⇄ RLHF Workbench"
@@ -82,6 +83,7 @@ def build_app() -> gr.Blocks:
             data_tab.build(ctx)
             tokens_tab.build(ctx)
             train_tab.build(ctx)
+            pipeline_tab.build(ctx)
             compare_tab.build(ctx)
             feedback_tab.build(ctx)
             runs_tab.build(ctx)

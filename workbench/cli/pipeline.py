@@ -1,5 +1,5 @@
 """The `pipeline` commands: run a YAML pipeline of stages in one go, show it, stop and resume it
-(`workbench.train.pipeline`)."""
+(`workbench.pipeline`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def _report(pipeline, as_json: bool) -> int:
 def _follow(pipeline, as_json: bool) -> int:
     """Wait for the pipeline, one progress line; Ctrl-C asks it to stop (the running step keeps a
     checkpoint)."""
-    from workbench.train.pipeline import stop_pipeline, wait_pipeline
+    from workbench.pipeline import stop_pipeline, wait_pipeline
 
     last = []
 
@@ -47,14 +47,14 @@ def _follow(pipeline, as_json: bool) -> int:
 
 
 def cmd_run(args) -> int:
-    from workbench.train.pipeline import run_pipeline
+    from workbench.pipeline import run_pipeline
     pipeline = run_pipeline(args.file, name=args.name)
     print(f"pipeline {pipeline.name} started: {pipeline.folder}", file=sys.stderr)
     return _report(pipeline, args.json) if args.detach else _follow(pipeline, args.json)
 
 
 def cmd_show(args) -> int:
-    from workbench.train.pipeline import get_pipeline, list_pipelines
+    from workbench.pipeline import get_pipeline, list_pipelines
     if not args.pipeline:
         found = list_pipelines()
         if args.json:
@@ -68,7 +68,7 @@ def cmd_show(args) -> int:
 
 
 def cmd_stop(args) -> int:
-    from workbench.train.pipeline import stop_pipeline, wait_pipeline
+    from workbench.pipeline import stop_pipeline, wait_pipeline
     pipeline = stop_pipeline(args.pipeline)
     if args.wait:
         wait_pipeline(pipeline)
@@ -76,7 +76,7 @@ def cmd_stop(args) -> int:
 
 
 def cmd_resume(args) -> int:
-    from workbench.train.pipeline import resume_pipeline
+    from workbench.pipeline import resume_pipeline
     pipeline = resume_pipeline(args.pipeline)
     return _report(pipeline, args.json) if args.detach else _follow(pipeline, args.json)
 

@@ -24,7 +24,7 @@ its result is saved with the other evaluations and named in the state.
 
 The pipeline's folder holds `pipeline.yaml` (the file as run, paths made absolute) and
 `state.json`: its state, the run each step made and, once it failed, which step failed and why.
-A runner process (`python -m workbench.train.pipeline FOLDER`) takes the steps in order: a
+A runner process (`python -m workbench.pipeline FOLDER`) takes the steps in order: a
 completed step is skipped, a stopped or failed one resumed from its checkpoint, a new one started,
 and each is waited for. A stop request stops the running step after its current training step
 (which keeps its checkpoint) and then the pipeline; `resume` starts the runner again.
@@ -120,15 +120,16 @@ class Pipeline:
 
 # ---------------------------------------------------------------- reading a pipeline file
 
-def read_steps(path: Path) -> tuple[dict, list[Step]]:
+def read_steps(path: Path, text: str | None = None) -> tuple[dict, list[Step]]:
     """(the file's top-level values, its steps), each step's config checked field by field.
-    Raises ConfigError naming the file, the step and the field."""
+    text: the file's content as edited (the GUI's editor), read as if it were `path`'s: its
+    relative files are beside `path`. Raises ConfigError naming the file, the step and the field."""
     import yaml
 
     from workbench.train.config import STAGE_CONFIGS, config_class
     path = Path(path)
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        spec = yaml.safe_load(path.read_text(encoding="utf-8") if text is None else text)
     except OSError as error:
         raise DataError(f"cannot read the pipeline file: {error.strerror or error}", path=path) from None
     except yaml.YAMLError as error:
@@ -240,14 +241,15 @@ def list_pipelines() -> list[Pipeline]:
     return sorted(found, key=lambda p: p.spec_path.stat().st_mtime, reverse=True)
 
 
-def run_pipeline(path, *, name: str | None = None, wait: bool = False) -> Pipeline:
-    """Check the pipeline file, create its folder and start its runner. name: the folder's name
-    (default: the file's `name`, else the file's stem). A pipeline of that name must not exist:
-    resume it instead."""
+def run_pipeline(path, *, text: str | None = None, name: str | None = None, wait: bool = False) -> Pipeline:
+    """Check the pipeline file, create its folder and start its runner. text: the file's content
+    as edited, in place of what `path` holds (see `read_steps`). name: the folder's name (default:
+    the file's `name`, else the file's stem). A pipeline of that name must not exist: resume it
+    instead."""
     import yaml
 
     from workbench.runs import check_name
-    spec, steps = read_steps(Path(path))
+    spec, steps = read_steps(Path(path), text)
     name = str(name or spec.get("name") or Path(path).stem)
     check_name(name)
     folder = pipelines_dir() / name
@@ -319,7 +321,7 @@ def _alive(pid) -> bool:
 def _spawn(pipeline: Pipeline) -> None:
     from workbench.train.jobs import job_env
     with open(pipeline.log_path, "a", encoding="utf-8") as log:
-        process = subprocess.Popen([sys.executable, "-m", "workbench.train.pipeline", str(pipeline.folder)],
+        process = subprocess.Popen([sys.executable, "-m", "workbench.pipeline", str(pipeline.folder)],
                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=job_env(),
                                    start_new_session=True, cwd=str(paths.repo_root()))
     pipeline.update(pid=process.pid)
