@@ -120,3 +120,18 @@ def test_cli_pipeline_show_lists_the_steps(fresh_home, tmp_path, capsys):
     assert "pc-sft" in capsys.readouterr().out
     assert main(["pipeline", "resume", "nope"]) == 2
     assert "no pipeline named 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["pipeline.yaml", "pipeline-shared.yaml"])
+def test_the_shipped_pipelines_are_valid(name):
+    """Every field of every step is one its stage takes, and every file it names exists."""
+    from conftest import shared_file
+    from workbench.pipeline import read_steps
+    if name == "pipeline-shared.yaml":
+        shared_file("llama-factory/alpaca_en_demo.json")  # skips where ../shared/data is absent
+    spec, steps = read_steps(os.path.join(SAMPLES, name))
+    assert [s.stage for s in steps] == ["sft", "reward", "dpo", "ppo", "eval"]
+    for step in steps:
+        for key in ("data", "prompts", "sft_data", "preference_data"):
+            if step.values.get(key):
+                assert os.path.isfile(step.values[key]), (name, step.name, step.values[key])

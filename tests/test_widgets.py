@@ -182,3 +182,25 @@ def test_feedback_widget_gives_thumbs_and_judges(fresh_home):
     assert (stats["pairs"], stats["thumbs_up"], stats["thumbs_down"], stats["retracted"]) == (1, 1, 0, 2)
     assert widget.thumb("middle", "up") is None and "unknown side" in widget.status.value
     widget.session.close()
+
+
+def test_pipeline_widget_runs_a_two_step_pipeline_and_shows_each_step(fresh_home, tmp_path):
+    from workbench.pipeline import get_pipeline, wait_pipeline
+    from workbench.widgets import PipelineWidget
+    path = tmp_path / "two.yaml"
+    path.write_text(f"name: wp\ndefaults: {json.dumps(QUICK)}\nsteps:\n"
+                    f"  - {{name: sft, stage: sft, data: {SFT}, max_steps: 2}}\n"
+                    f"  - {{name: dpo, stage: dpo, from: sft, data: {PREFERENCE}, max_steps: 2}}\n")
+    widget = PipelineWidget(str(path), poll_s=0.2)
+    assert "name: wp" in widget.text.value  # the file, ready to edit
+    widget.text.value = widget.text.value.replace("max_steps: 2}\n  - {name: dpo", "max_steps: 3}\n  - {name: dpo")
+    assert widget.start() == "wp", widget.status.value
+    wait_pipeline(get_pipeline("wp"))
+    assert widget.refresh() == "completed", widget.status.value
+    assert "wp: completed" in widget.status.value
+    assert widget.steps.value.count("completed") == 2 and "wp-sft" in widget.steps.value and "3/3" in widget.steps.value
+    assert [len(t.x) for t in widget.loss_chart.data if t.meta["key"] == "loss"] == [2]  # the DPO run's curve
+    assert widget.resume_button.disabled and widget.stop_button.disabled
+    widget.halt()
+    # a second start of the same name is refused in the status line, not with a traceback
+    assert widget.start() is None and "exists already" in widget.status.value
