@@ -398,7 +398,7 @@ def llama_cpp_anchor(tokens: int) -> dict:
     import importlib.util
     if importlib.util.find_spec("llama_cpp") is None:
         return {"skipped": "llama-cpp-python is not installed (`.venv/bin/pip install llama-cpp-python "
-                           "diskcache` builds it from source, about 15 minutes on 2 cores)"}
+                           "diskcache` builds it from source, about 6 minutes on 2 cores here)"}
     with tempfile.TemporaryDirectory() as tmp:
         gguf = Path(tmp) / "base-f16.gguf"
         python("from workbench.evaluate.gguf import write_gguf\n"
