@@ -91,3 +91,41 @@ def test_run_pickers_offer_what_each_purpose_can_load(fresh_home):
     assert field_choices(ppo["reward_model"]) == ["", "rm-done"] and field_choices(ppo["from_run"]) == ["", "sft-done"]
     widget = CompareWidget(["base"])
     assert widget.models[0].options == ("", "base", "sft-done") and widget.reward_model.options == ("", "rm-done")
+
+
+def test_the_runs_table_is_compact_filters_sorts_and_shows_each_stages_headline(fresh_home):
+    """Nine columns whatever the stages; each run's own headline metric (held-out first); filters
+    by stage and state; sorting by start time, name or value, runs without a value last."""
+    import json
+
+    from test_hardening import make_run
+    from workbench.present.runs import RUN_COLUMNS, runs_overview
+    home = fresh_home
+    made = {
+        "a-sft": ("sft", {"state": "completed", "step": 4, "max_steps": 4, "started_at": 1000.0,
+                          "finished_at": 1185.0}, [{"step": 4, "loss": 1.5, "eval_loss": 1.7}]),
+        "b-rm": ("reward", {"state": "failed", "step": 1, "max_steps": 9, "started_at": 2000.0,
+                            "finished_at": 2042.0}, [{"step": 1, "loss": 0.6, "accuracy": 0.5}]),
+        "c-dpo": ("dpo", {"state": "stopped", "step": 2, "max_steps": 8, "started_at": 3000.0,
+                          "finished_at": 3600.0}, [{"step": 2, "loss": 0.69, "rewards/margins": 0.25}]),
+        "d-ppo": ("ppo", {"state": "completed", "step": 1, "max_steps": 1, "started_at": 500.0,
+                          "finished_at": 510.0}, [{"step": 1, "kl": 0.1}]),
+    }
+    for name, (stage, status, metrics) in made.items():
+        folder = make_run(home, name, status, config=f"stage: {stage}\nmodel: tiny\n")
+        (folder / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in metrics))
+    rows = {row[0]: dict(zip(RUN_COLUMNS, row)) for row in runs_overview()}
+    assert len(RUN_COLUMNS) <= 10 and set(rows) == set(made)
+    assert (rows["a-sft"]["metric"], rows["a-sft"]["value"]) == ("eval_loss", 1.7)  # held-out first
+    assert (rows["b-rm"]["metric"], rows["b-rm"]["value"]) == ("accuracy", 0.5)
+    assert (rows["c-dpo"]["metric"], rows["c-dpo"]["value"]) == ("rewards/margins", 0.25)
+    assert (rows["d-ppo"]["metric"], rows["d-ppo"]["value"]) == ("", None)  # its headline is not logged yet
+    assert rows["a-sft"]["duration"] == "3 min 5 s" and rows["c-dpo"]["duration"] == "10 min 0 s"
+    assert rows["c-dpo"]["progress"] == "2/8" and rows["b-rm"]["state"] == "failed"
+    names = lambda **kw: [row[0] for row in runs_overview(**kw)]
+    assert names() == ["c-dpo", "b-rm", "a-sft", "d-ppo"]  # newest start first
+    assert names(sort="started", descending=False) == ["d-ppo", "a-sft", "b-rm", "c-dpo"]
+    assert names(sort="name", descending=False) == ["a-sft", "b-rm", "c-dpo", "d-ppo"]
+    assert names(sort="value") == ["a-sft", "b-rm", "c-dpo", "d-ppo"]  # 1.7, 0.5, 0.25, then none
+    assert names(stage="dpo") == ["c-dpo"] and names(state="completed") == ["a-sft", "d-ppo"]
+    assert names(stage="sft", state="failed") == []

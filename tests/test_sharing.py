@@ -174,7 +174,7 @@ def test_delete_confirms_and_deletes_the_run_it_named(home, client):
     from test_hardening import make_run
     for name in ("run-a", "run-b"):
         make_run(home, name, {"state": "completed", "step": 3})
-    client.predict(None, api_name="/runs_table")  # the Refresh button: the picker lists them
+    client.predict(None, "all", "all", "started", True, api_name="/runs_table")  # Refresh: the picker lists them
     assert "run-a" in client.predict("run-a", api_name="/ask_delete")
     client.predict("run-b", api_name="/open_run")  # the user picks row B before confirming
     message, table, _ = client.predict(api_name="/delete_run")

@@ -249,6 +249,14 @@ def test_5_runs_tab_lists_the_run(page):
     page.wait_for_function(f"document.querySelector('#runs-table').innerText.includes('{RUN}')")
     table = text(page, "runs-table")
     assert "completed" in table and "tiny" in table
+    # compact: the stage's headline metric, not a column for every metric of every stage
+    assert "metric" in table and "mean_token_accuracy" not in table and "rewards/margins" not in table
+    columns = page.evaluate("() => document.querySelectorAll('#runs-table thead th').length")
+    assert 0 < columns <= 10, columns
+    choose(page, "runs-stage", "dpo")  # filtered by stage: the SFT run leaves the table
+    page.wait_for_function(f"!document.querySelector('#runs-table').innerText.includes('{RUN}')")
+    choose(page, "runs-stage", "all")
+    page.wait_for_function(f"document.querySelector('#runs-table').innerText.includes('{RUN}')")
     choose(page, "runs-pick", RUN)
     page.wait_for_function(f"document.querySelector('#runs-config').innerText.includes('max_steps: {STEPS}')")
     assert "completed" in text(page, "runs-details")

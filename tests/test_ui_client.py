@@ -172,10 +172,14 @@ def test_tiny_sft_run_from_the_app(client, home):
         watch(client, "ui-sft")), timeout=180)
     assert "stopped at step" in status
 
-    table, _ = client.predict(None, api_name="/runs_table")
+    table, _ = client.predict(None, "all", "all", "started", True, api_name="/runs_table")
+    assert len(table["headers"]) <= 10
     row = dict(zip(table["headers"], table["data"][0]))
     assert row["name"] == "ui-sft" and row["state"] == "stopped" and row["stage"] == "sft"
-    assert row["base"] == "tiny" and isinstance(row["loss"], float)
+    assert row["base"] == "tiny" and row["metric"] == "eval_loss" and isinstance(row["value"], float)  # held-out first
+    assert row["progress"].endswith("/40") and row["started"] and row["duration"].endswith("s")
+    assert client.predict(None, "dpo", "all", "started", True, api_name="/runs_table")[0]["data"] == []
+    assert client.predict(None, "all", "completed", "name", False, api_name="/runs_table")[0]["data"] == []
 
     details, loss, _, config_yaml, _, export_dir = client.predict("ui-sft", api_name="/open_run")
     assert "stopped" in details and "checkpoint-" in details

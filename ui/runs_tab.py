@@ -8,30 +8,18 @@ import pandas as pd
 import yaml
 
 from workbench import charts
-from workbench.runs import run_names
+from workbench.present.runs import SORTS
+from workbench.runs import RUN_STATES, run_names
+from workbench.train.config import STAGE_CONFIGS
 from ui.common import esc, guarded, notice
 from ui.runview import samples_table, status_text
 
-# Metrics worth a column when any run has them (the latest logged value).
-KEY_METRICS = ("loss", "eval_loss", "mean_token_accuracy", "accuracy", "eval_accuracy", "margin",
-               "rewards/margins", "rewards/accuracies", "reward", "kl")
-BASE_COLUMNS = ["name", "stage", "state", "step", "base", "method"]
-
-
-def runs_table() -> pd.DataFrame:
-    """One row per run, newest first: state, stage, base (model or starting run), latest metrics."""
-    from workbench.runs import list_runs
-    summaries = [run.summary() for run in list_runs()]
-    metrics = [k for k in KEY_METRICS if any(k in s["last_metrics"] for s in summaries)]
-    rows = []
-    for s in summaries:
-        base = s["model"] or ""
-        if s.get("from_run"):
-            base = f"{base} ← {s['from_run']}"
-        row = [s["name"], s["stage"], s["state"], f"{s['step']}/{s['max_steps'] or '?'}", base, s["method"] or ""]
-        row += [round(s["last_metrics"][k], 4) if k in s["last_metrics"] else None for k in metrics]
-        rows.append(row)
-    return pd.DataFrame(rows, columns=BASE_COLUMNS + metrics)
+def runs_table(stage: str | None = "all", state: str | None = "all", sort: str = "started",
+               descending: bool = True) -> pd.DataFrame:
+    """The compact runs table (`workbench.present.runs_overview`): name, stage, state, progress,
+    base, start, duration and the stage's headline metric; a run's full metrics are in its view."""
+    from workbench.present.runs import RUN_COLUMNS, runs_overview
+    return pd.DataFrame(runs_overview(stage, state, sort, descending), columns=list(RUN_COLUMNS))
 
 
 @guarded
@@ -109,8 +97,16 @@ def build(ctx: dict) -> gr.Tab:
         with gr.Row():
             refresh = gr.Button("Refresh", elem_id="runs-refresh", scale=0)
             pick = gr.Dropdown(choices=run_names(), value=None, label="Open run", elem_id="runs-pick", scale=3)
+        with gr.Row():
+            stage_filter = gr.Dropdown(["all", *STAGE_CONFIGS], value="all", label="Stage", elem_id="runs-stage",
+                                       scale=1)
+            state_filter = gr.Dropdown(["all", *RUN_STATES], value="all", label="State", elem_id="runs-state",
+                                       scale=1)
+            sort = gr.Dropdown(list(SORTS), value="started", label="Sort by", elem_id="runs-sort", scale=1)
+            descending = gr.Checkbox(value=True, label="Descending", elem_id="runs-descending", scale=1)
         table = gr.Dataframe(value=runs_table(), interactive=False, wrap=True, max_height=300,
-                             label="Runs (newest first); click a row to open it", elem_id="runs-table")
+                             label="Runs; click a row to open it (its own view has every metric)",
+                             elem_id="runs-table")
         details = gr.Markdown(elem_id="runs-details")
         with gr.Row():
             loss_plot = gr.Plot(label="Loss", show_label=False, elem_id="runs-loss-plot")
@@ -131,16 +127,20 @@ def build(ctx: dict) -> gr.Tab:
             cancel = gr.Button("Cancel", elem_id="runs-delete-cancel")
         to_delete = gr.State(None)  # the run the open question names
 
-    def refresh_all(current):
+    def refresh_all(current, stage, state, order, down):
         names = run_names()
-        return runs_table(), gr.update(choices=names, value=current if current in names else None)
+        return (runs_table(stage, state, order, down),
+                gr.update(choices=names, value=current if current in names else None))
 
     def on_select(frame: pd.DataFrame, event: gr.SelectData):
         row = event.index[0] if isinstance(event.index, (list, tuple)) else event.index
         return frame.iloc[row]["name"] if frame is not None and len(frame) > row else gr.skip()
 
-    refresh.click(refresh_all, pick, [table, pick], api_name="runs_table")
-    tab.select(refresh_all, pick, [table, pick], api_visibility="private")
+    view = [pick, stage_filter, state_filter, sort, descending]
+    refresh.click(refresh_all, view, [table, pick], api_name="runs_table")
+    tab.select(refresh_all, view, [table, pick], api_visibility="private")
+    for control in view[1:]:
+        control.change(runs_table, view[1:], table, api_visibility="private")
     table.select(on_select, table, pick, api_visibility="private")
     pick.change(open_run, pick, [details, loss_plot, stage_plot, config, samples, export_dir], api_name="open_run")
     export_button.click(export, [pick, export_dir, kind], message, api_name="export_run")

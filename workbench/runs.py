@@ -34,6 +34,7 @@ from workbench.errors import RunError
 from workbench.io import append_jsonl, read_jsonl_tolerant, write_json_atomic
 
 ACTIVE_STATES = ("queued", "running")
+RUN_STATES = (*ACTIVE_STATES, "completed", "stopped", "failed", "broken")  # "broken": its config.yaml cannot be read
 
 
 def now() -> float:
@@ -282,7 +283,9 @@ class Run:
             "step": status.get("step", 0),
             "max_steps": status.get("max_steps"),
             "eta_s": status.get("eta_s"),
+            "created_at": status.get("created_at"),
             "started_at": status.get("started_at"),
+            "finished_at": status.get("finished_at"),
             "updated_at": status.get("updated_at"),
             "error": status.get("error"),
             "final": status.get("final", {}),

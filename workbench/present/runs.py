@@ -97,3 +97,77 @@ def run_choices(purpose: str | tuple[str, ...]) -> list[str]:
         if wanted and run.output_dir() is not None and run.status().get("state") == "completed":
             names.append(run.name)
     return names
+
+
+# ---------------------------------------------------------------- the runs table
+
+RUN_COLUMNS = ("name", "stage", "state", "progress", "base", "started", "duration", "metric", "value")
+# The one number that says how a stage's run is doing: its held-out figure where it has one.
+HEADLINE_METRICS = {
+    "sft": ("eval_loss", "loss"),
+    "kto": ("eval_loss", "loss"),
+    "reward": ("eval_accuracy", "accuracy"),
+    "dpo": ("eval_rewards/margins", "rewards/margins"),
+    "ppo": ("eval_reward/mean", "reward/mean"),
+    "rloo": ("reward/mean", "reward"),
+    "grpo": ("reward", "reward/mean"),
+}
+SORTS = {"started": "started", "name": "name", "stage": "stage", "state": "state", "duration": "duration",
+         "value": "value"}
+
+
+def headline_metric(stage: str | None, last: dict) -> tuple[str, float] | tuple[str, None]:
+    """(name, latest value) of the stage's headline metric; ("", None) before it is logged."""
+    for key in HEADLINE_METRICS.get(stage or "", ("eval_loss", "loss")):
+        if isinstance(last.get(key), (int, float)):
+            return key, float(last[key])
+    return "", None
+
+
+def duration_text(seconds: float | None) -> str:
+    """"42 s", "3 min 5 s", "2 h 07 min"; "" when unknown."""
+    if seconds is None or seconds < 0:
+        return ""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def runs_overview(stage: str | None = None, state: str | None = None, sort: str = "started",
+                  descending: bool = True) -> list[list]:
+    """The compact runs table, one row of RUN_COLUMNS per run: only `stage`'s and `state`'s runs
+    when given ("all" or None: every run), sorted by a key of SORTS (runs without a value last).
+    progress is "step/total"; started is local time; duration runs to now while a run is active."""
+    import time
+
+    from workbench.runs import ACTIVE_STATES, list_runs
+    rows = []
+    for summary in (run.summary() for run in list_runs()):
+        if stage not in (None, "", "all") and summary["stage"] != stage:
+            continue
+        if state not in (None, "", "all") and summary["state"] != state:
+            continue
+        facts = run_status(summary["name"], summary)
+        begun = summary.get("started_at") or summary.get("created_at")
+        ended = time.time() if summary["state"] in ACTIVE_STATES else (summary.get("finished_at")
+                                                                        or summary.get("updated_at"))
+        base = summary["model"] or ""
+        if summary.get("from_run"):
+            base = f"{base} ← {summary['from_run']}"
+        metric, value = headline_metric(summary["stage"], summary["last_metrics"])
+        rows.append({"name": summary["name"], "stage": summary["stage"] or "?", "state": facts.state,
+                     "progress": facts.steps, "base": base,
+                     "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(begun)) if begun else "",
+                     "duration": duration_text(ended - begun) if begun and ended else "",
+                     "metric": metric, "value": round(value, 4) if value is not None else None,
+                     "_started": begun or 0, "_duration": (ended - begun) if begun and ended else -1})
+    key = SORTS.get(sort, "started")
+    if key in ("started", "duration"):
+        rows.sort(key=lambda r: r["_" + key], reverse=descending)
+    else:
+        known = [r for r in rows if r[key] not in (None, "")]
+        rows = sorted(known, key=lambda r: r[key], reverse=descending) + [r for r in rows if r[key] in (None, "")]
+    return [[row[c] for c in RUN_COLUMNS] for row in rows]
