@@ -36,7 +36,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench import paths
@@ -58,6 +58,7 @@ class Pipeline:
     """A pipeline's folder: its steps (from pipeline.yaml) and its state (state.json)."""
 
     folder: Path
+    _steps: list[Step] | None = field(default=None, repr=False, compare=False)
 
     @property
     def name(self) -> str:
@@ -80,7 +81,11 @@ class Pipeline:
         return self.folder / "pipeline.log"
 
     def steps(self) -> list[Step]:
-        return read_steps(self.spec_path)[1]
+        """The steps of pipeline.yaml, read and checked once: the file is written when the
+        pipeline is created and never changes (a status poll asks for them every second)."""
+        if self._steps is None:
+            self._steps = read_steps(self.spec_path)[1]
+        return self._steps
 
     def state(self) -> dict:
         import json
@@ -162,9 +167,9 @@ def read_steps(path: Path, text: str | None = None) -> tuple[dict, list[Step]]:
         known = {f.name for f in config_class(stage).knobs()}
         values = {**{k: v for k, v in defaults.items() if k in known},
                   **{("from_run" if k == "from" else k): v for k, v in item.items() if k not in ("name", "stage")}}
-        for field in config_class(stage)().file_fields():
-            if values.get(field):
-                values[field] = str((path.parent / str(values[field])).expanduser().resolve())
+        for key in config_class(stage)().file_fields():
+            if values.get(key):
+                values[key] = str((path.parent / str(values[key])).expanduser().resolve())
         where = f"{where} ('{name}')"
         try:  # the fields alone: whether a named run exists is checked when the step starts
             config_class(stage).from_dict({**values, "stage": stage}, source=where).validate()

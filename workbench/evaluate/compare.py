@@ -4,8 +4,8 @@ Variants are named as everywhere else ("base", a run name, a model name; see
 `workbench.models.variants.model_ref`). Variants that share a base are served from ONE loaded copy
 of it: each run's PEFT adapter is loaded onto the same `PeftModel` under its own name. Three
 variants of a 135M model then cost one model plus three small adapters, not three models. Their
-answers decode together, one forward pass a token for all of them (PEFT's mixed-adapter batches,
-"base" rows with the adapters off; `workbench.models.decode`), so three answers take about the
+answers decode together, one forward pass a token for all of them, each row with its own adapter
+("base" rows with the adapters off; `workbench.models.decode`), so three answers take about the
 time of one; the loss and scoring paths pick a variant with `variant` (set_adapter).
 
 Every answer samples from its own generator seeded with its seed, so an answer depends only on

@@ -3,8 +3,8 @@
 A 135M model on a CPU spends a decode step reading its weights (about 270 MB in bf16), whether the
 pass holds one row or three. So the answers of several variants of one base (Compare's columns,
 the Feedback tab's two answers) cost about one answer when they share the passes: each row names
-its PEFT adapter (`adapter_names`, PEFT's mixed-adapter batches; "__base__" runs a row with the
-adapters off), and every row draws from its own generator seeded with its own seed.
+its PEFT adapter ("__base__" runs a row with the adapters off), every LoRA layer runs all the rows'
+adapters at once (`_adapters`), and every row draws from its own generator seeded with its own seed.
 
 A row's answer is the one `workbench.models.sampling.generate` gives it alone at the same seed:
 the same processors (transformers' TemperatureLogitsWarper and TopPLogitsWarper on fp32 logits),

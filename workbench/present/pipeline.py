@@ -12,6 +12,7 @@ STEP_COLUMNS = ("step", "stage", "state", "progress", "run")
 class PipelineFacts:
     name: str
     line: str                                   # "captain: running, step 3 of 5 ('dpo')"
+    state: str = "?"                            # starting | running | completed | stopped | failed
     rows: list[list] = field(default_factory=list)  # STEP_COLUMNS, one row per step
     run: str | None = None                      # the training run to chart
 
@@ -36,7 +37,7 @@ def pipeline_facts(name: str) -> PipelineFacts:
         line += f". {state['error']}"
     trained = [row for row in summary if row["run"] and row["stage"] != "eval"]
     chart = next((row["run"] for row in trained if row["step"] == current), trained[-1]["run"] if trained else None)
-    return PipelineFacts(pipeline.name, line, rows, chart)
+    return PipelineFacts(pipeline.name, line, state.get("state", "?"), rows, chart)
 
 
 def pipeline_names() -> list[str]:

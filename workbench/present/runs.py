@@ -112,8 +112,7 @@ HEADLINE_METRICS = {
     "rloo": ("reward/mean", "reward"),
     "grpo": ("reward", "reward/mean"),
 }
-SORTS = {"started": "started", "name": "name", "stage": "stage", "state": "state", "duration": "duration",
-         "value": "value"}
+SORTS = ("started", "name", "stage", "state", "duration", "value")
 
 
 def headline_metric(stage: str | None, last: dict) -> tuple[str, float] | tuple[str, None]:
@@ -164,7 +163,7 @@ def runs_overview(stage: str | None = None, state: str | None = None, sort: str 
                      "duration": duration_text(ended - begun) if begun and ended else "",
                      "metric": metric, "value": round(value, 4) if value is not None else None,
                      "_started": begun or 0, "_duration": (ended - begun) if begun and ended else -1})
-    key = SORTS.get(sort, "started")
+    key = sort if sort in SORTS else "started"
     if key in ("started", "duration"):
         rows.sort(key=lambda r: r["_" + key], reverse=descending)
     else:

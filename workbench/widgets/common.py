@@ -8,6 +8,7 @@ console, out of sight), it shows in the widget's own status line.
 from __future__ import annotations
 
 import logging
+import threading
 
 from workbench import present
 from workbench.present import esc  # noqa: F401 - the widgets take it from here
@@ -34,3 +35,40 @@ def _show_in_status(error: Exception, widget, *args, **kwargs) -> None:
 
 # Wrap a widget method so a failure shows in `self.status` (and the method returns None).
 guarded = present.guarded(_show_in_status)
+
+
+class Follower:
+    """Calls `refresh()` every `poll_s` seconds on a background thread while what it follows is
+    active: the thread ends once refresh returns a state not in `active`. A failed read (a file
+    caught mid-write) shows in `status` and is tried again at the next tick. The kernel stays free:
+    the thread only reads."""
+
+    def __init__(self):
+        self._halt = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def follow(self, refresh, *, poll_s: float, active, status, what: str) -> None:
+        """Start following (halting any earlier thread first). what: names it in the thread and
+        in a failed read's message."""
+        self.halt()
+        halt = self._halt = threading.Event()
+
+        def poll():
+            while not halt.wait(poll_s):
+                try:
+                    state = refresh()
+                except Exception as error:  # noqa: BLE001 - a file read mid-write; try again next tick
+                    status.value = notice(f"could not read {what}: {error}", "error")
+                    continue
+                if state not in active:
+                    return
+
+        self._thread = threading.Thread(target=poll, daemon=True, name=f"follow-{what}")
+        self._thread.start()
+
+    def halt(self) -> None:
+        """Stop following (what it followed goes on)."""
+        self._halt.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+        self._thread = None

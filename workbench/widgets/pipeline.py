@@ -6,14 +6,12 @@ the pipeline runs, and the kernel stays free (the pipeline and its runs are proc
 
 from __future__ import annotations
 
-import threading
-
 import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from workbench.present import pipeline_facts
 from workbench.present.pipeline import STEP_COLUMNS
-from workbench.widgets.common import esc, guarded, notice
+from workbench.widgets.common import Follower, esc, guarded, notice
 from workbench.widgets.train import redraw
 
 
@@ -29,8 +27,7 @@ class PipelineWidget(widgets.VBox):
         path = str(path or paths.sample_data_dir() / "pipeline.yaml")
         self.name = None
         self.poll_s = poll_s
-        self._halt = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._follower = Follower()
         self._seen = None
         self.path = widgets.Text(value=path, description="File", layout=widgets.Layout(width="70%"))
         self.text = widgets.Textarea(value=Path(path).read_text(encoding="utf-8") if Path(path).is_file() else "",
@@ -69,40 +66,26 @@ class PipelineWidget(widgets.VBox):
 
     def watch(self, name: str) -> str:
         """Follow pipeline `name`: refresh now, then from a background thread while it runs."""
+        from workbench.pipeline import ACTIVE
         self.halt()
         self.name, self._seen = name, None
         self.refresh()
-        self._halt = threading.Event()
-        self._thread = threading.Thread(target=self._poll, args=(self._halt,), daemon=True, name=f"pipeline-{name}")
-        self._thread.start()
+        self._follower.follow(self.refresh, poll_s=self.poll_s, active=ACTIVE, status=self.status,
+                              what=f"pipeline {name}")
         return name
 
     def halt(self) -> None:
         """Stop following the pipeline (it goes on)."""
-        self._halt.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
-        self._thread = None
-
-    def _poll(self, halt: threading.Event) -> None:
-        from workbench.pipeline import ACTIVE
-        while not halt.wait(self.poll_s):
-            try:
-                state = self.refresh()
-            except Exception as error:  # noqa: BLE001 - a file read mid-write; try again next tick
-                self.status.value = notice(f"could not read the pipeline: {error}", "error")
-                continue
-            if state not in ACTIVE:
-                return
+        self._follower.halt()
 
     def refresh(self) -> str:
         """Read the pipeline once: status line, steps table, and the chart when it changed.
         Returns the pipeline's state."""
         from workbench import charts
-        from workbench.pipeline import ACTIVE, get_pipeline
+        from workbench.pipeline import ACTIVE
         from workbench.runs import get_run
         facts = pipeline_facts(self.name)
-        state = get_pipeline(self.name).state().get("state")
+        state = facts.state
         kind = {"completed": "ok", "failed": "error"}.get(state, "info")
         self.status.value = notice(facts.line, kind)
         head = "".join(f"<th>{esc(c)}</th>" for c in STEP_COLUMNS)

@@ -15,7 +15,7 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 
 from workbench.present import primary_file, run_status
-from workbench.widgets.common import guarded, notice
+from workbench.widgets.common import Follower, guarded, notice
 
 BAR_STYLE = {"completed": "success", "failed": "danger", "stopped": "warning"}
 
@@ -53,8 +53,7 @@ class TrainingLauncher(widgets.VBox):
         self.poll_s = poll_s
         self.run = None
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._halt = threading.Event()
+        self._follower = Follower()
         self._seen = None
         from workbench.train.config import STAGE_CONFIGS
         self.stage = widgets.Dropdown(options=list(STAGE_CONFIGS), value=stage, description="Stage")
@@ -118,16 +117,14 @@ class TrainingLauncher(widgets.VBox):
 
     def watch(self, run):
         """Follow `run` (a Run or a run name): refresh now, then from a background thread."""
-        from workbench.runs import get_run
+        from workbench.runs import ACTIVE_STATES, get_run
         self.halt()
         self.run = get_run(run) if isinstance(run, str) else run
         self._seen = None
         self.show_config(self.run.config())
         self.refresh()
-        self._halt = threading.Event()
-        self._thread = threading.Thread(target=self._poll, args=(self._halt,), daemon=True,
-                                        name=f"watch-{self.run.name}")
-        self._thread.start()
+        self._follower.follow(lambda: self.refresh().get("state"), poll_s=self.poll_s, active=ACTIVE_STATES,
+                              status=self.status, what=f"run {self.run.name}")
         return self.run
 
     def show_config(self, config: dict) -> None:
@@ -142,21 +139,7 @@ class TrainingLauncher(widgets.VBox):
 
     def halt(self) -> None:
         """Stop following the run (the run itself goes on)."""
-        self._halt.set()
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
-        self._thread = None
-
-    def _poll(self, halt: threading.Event) -> None:
-        from workbench.runs import ACTIVE_STATES
-        while not halt.wait(self.poll_s):
-            try:
-                status = self.refresh()
-            except Exception as error:  # noqa: BLE001 - a file read mid-write; try again next tick
-                self.status.value = notice(f"could not read the run folder: {error}", "error")
-                continue
-            if status.get("state") not in ACTIVE_STATES:
-                return
+        self._follower.halt()
 
     # ------------------------------------------------------------ the view
     def refresh(self) -> dict:
