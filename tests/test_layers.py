@@ -10,8 +10,9 @@ The order, first to last:
   4. rl                                 PPO's maths and the verifiable rewards
   5. train                              one module per stage, and the job runner
   6. evaluate                           comparison, evaluation, export
-  7. feedback, charts, serve, pipeline  collecting judgements; metric figures; the served API;
-                                        stages and evaluations run in one go
+  7. feedback, charts, serve, pipeline, report
+                                        collecting judgements; metric figures; the served API;
+                                        stages and evaluations run in one go; the report's files
   8. present                            the facts the front ends show, as plain parts
   9. cli, widgets, __main__             the front ends inside the package (ui/ sits above, outside)
 """
@@ -30,7 +31,7 @@ LAYERS = (
     ("rl",),
     ("train",),
     ("evaluate",),
-    ("feedback", "charts", "serve", "pipeline"),
+    ("feedback", "charts", "serve", "pipeline", "report"),
     ("present",),
     ("cli", "widgets", "__main__"),
 )

@@ -42,14 +42,25 @@ def test_a_three_step_pipeline_runs_each_step_from_the_one_before_then_evaluates
     from workbench.pipeline import run_pipeline
     evaluation = {"name": "eval", "stage": "eval", "models": ["base", "sft", "dpo"], "max_rows": 4,
                   "sft_data": "sft.jsonl", "preference_data": "preference.jsonl"}
-    pipeline = run_pipeline(write_pipeline(tmp_path, STEPS + [evaluation]), wait=True)
+    report = {"name": "report", "stage": "report", "models": ["sft", "dpo"], "reward_model": "rm",
+              "preference_data": "preference.jsonl", "max_rows": 2, "samples": 2, "max_new_tokens": 4}
+    pipeline = run_pipeline(write_pipeline(tmp_path, STEPS + [evaluation, report]), wait=True)
     state = pipeline.state()
     assert state["state"] == "completed", (state, pipeline.log_path.read_text())
-    assert states(pipeline) == {"sft": "completed", "rm": "completed", "dpo": "completed", "eval": "completed"}
-    assert {k: v for k, v in state["runs"].items() if k != "eval"} == {"sft": "p3-sft", "rm": "p3-rm", "dpo": "p3-dpo"}
+    assert states(pipeline) == {"sft": "completed", "rm": "completed", "dpo": "completed", "eval": "completed",
+                                "report": "completed"}
+    assert {k: v for k, v in state["runs"].items() if k not in ("eval", "report")} == {
+        "sft": "p3-sft", "rm": "p3-rm", "dpo": "p3-dpo"}
     (record,) = [e for e in list_evals() if e["id"] == state["runs"]["eval"]]
     assert list(record["models"]) == ["base", "p3-sft", "p3-dpo"]  # steps stand for their runs
     assert all("loss" in m and "preference_accuracy" in m for m in record["models"].values())
+    # the report step wrote its files into the pipeline's folder, scored by the pipeline's reward model
+    written = json.loads((pipeline.folder / "report.json").read_text())
+    assert written["id"] == state["runs"]["report"] and (pipeline.folder / "report.html").exists()
+    assert written["models"] == ["base", "p3-sft", "p3-dpo"] and written["reward_model"] == "p3-rm"
+    assert all(m["mean_reward"] is not None and m["samples"] == 4 for m in written["metrics"].values())
+    from workbench.present import pipeline_facts
+    assert pipeline_facts("p3").report == state["runs"]["report"]
     dpo = get_run("p3-dpo").config()
     assert dpo["from_run"] == "p3-sft" and dpo["model"] == "tiny" and dpo["max_length"] == 128
     assert dpo["data"] == str(tmp_path / "preference.jsonl")  # relative to the pipeline file

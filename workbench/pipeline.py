@@ -20,7 +20,9 @@ the fields of its stage's config; `from` (or `from_run`) and `reward_model` may 
 step, which stands for that step's run. Files are relative to the pipeline file. An `eval` step
 evaluates the models it lists (steps, runs or "base") on held-out files, as `workbench eval` does
 (`workbench.evaluate.evaluate_models`, its keyword arguments as fields), in the runner's own process;
-its result is saved with the other evaluations and named in the state.
+its result is saved with the other evaluations and named in the state. A `report` step takes the
+same fields (and `samples`, `examples`) and writes the report of what each method did
+(`workbench.report.make_report`) as report.html and report.json in the pipeline's folder.
 
 The pipeline's folder holds `pipeline.yaml` (the file as run, paths made absolute) and
 `state.json`: its state, the run each step made and, once it failed, which step failed and why.
@@ -110,7 +112,7 @@ class Pipeline:
         for step in self.steps():
             row = {"step": step.name, "stage": step.stage, "run": runs.get(step.name, ""), "state": "waiting",
                    "progress": ""}
-            if row["run"] and step.stage == "eval":
+            if row["run"] and step.stage in MEASURES:
                 row["state"] = "completed"
             elif row["run"]:
                 try:
@@ -152,13 +154,13 @@ def read_steps(path: Path, text: str | None = None) -> tuple[dict, list[Step]]:
     steps, seen = [], set()
     for number, item in enumerate(spec["steps"], 1):
         where = f"{path}, step {number}"
-        if not isinstance(item, dict) or not item.get("name") or item.get("stage") not in (*STAGE_CONFIGS, "eval"):
+        if not isinstance(item, dict) or not item.get("name") or item.get("stage") not in (*STAGE_CONFIGS, *MEASURES):
             raise ConfigError(f"{where}: each step needs a `name` and a `stage` "
-                              f"({', '.join(STAGE_CONFIGS)} or eval)")
+                              f"({', '.join(STAGE_CONFIGS)}, eval or report)")
         name, stage = str(item["name"]), item["stage"]
         if name in seen:
             raise ConfigError(f"{where}: the step name '{name}' is used twice", hint="Name each step once.")
-        if stage == "eval":
+        if stage in MEASURES:
             steps.append(Step(name, stage, eval_values(item, path, f"{where} ('{name}')")))
             seen.add(name)
             continue
@@ -183,21 +185,25 @@ def read_steps(path: Path, text: str | None = None) -> tuple[dict, list[Step]]:
     return spec, steps
 
 
+# The steps that measure runs rather than train one, and the fields each takes.
+MEASURES = ("eval", "report")
 EVAL_FIELDS = ("models", "sft_data", "preference_data", "prompts", "reward_model", "base", "max_rows", "seed",
                "max_new_tokens", "temperature", "max_length", "precision")
+FIELDS = {"eval": EVAL_FIELDS, "report": (*EVAL_FIELDS, "samples", "examples")}
 EVAL_FILES = ("sft_data", "preference_data", "prompts")
 
 
 def eval_values(item: dict, path: Path, where: str) -> dict:
-    """An eval step's `evaluate_models` arguments, files made absolute. Raises ConfigError for an
-    unknown field, no models, or nothing to evaluate on."""
+    """An eval or report step's arguments (`evaluate_models`' or `make_report`'s), files made
+    absolute. Raises ConfigError for an unknown field, no models, or nothing to evaluate on."""
     import difflib
     values = {k: v for k, v in item.items() if k not in ("name", "stage")}
+    fields = FIELDS[item["stage"]]
     for key in values:
-        if key not in EVAL_FIELDS:
-            close = difflib.get_close_matches(key, EVAL_FIELDS, n=1)
-            raise ConfigError(f"{where}: unknown key '{key}' for an eval step",
-                              hint=f"Did you mean '{close[0]}'?" if close else f"Known keys: {', '.join(EVAL_FIELDS)}.")
+        if key not in fields:
+            close = difflib.get_close_matches(key, fields, n=1)
+            raise ConfigError(f"{where}: unknown key '{key}' for {'an eval' if item['stage'] == 'eval' else 'a report'} step",
+                              hint=f"Did you mean '{close[0]}'?" if close else f"Known keys: {', '.join(fields)}.")
     models = values.get("models")
     if isinstance(models, str):
         models = [m.strip() for m in models.split(",") if m.strip()]
@@ -211,17 +217,38 @@ def eval_values(item: dict, path: Path, where: str) -> dict:
     return {**values, "models": models}
 
 
-def run_eval_step(step: Step, runs: dict) -> str:
-    """Evaluate an eval step's models (step names stand for their runs); returns the saved
-    evaluation's id."""
-    from workbench.evaluate import evaluate_models
+def run_eval_step(step: Step, runs: dict, folder: Path | None = None) -> str:
+    """Evaluate an eval step's models, or report on a report step's (step names stand for their
+    runs; a report is written into `folder` too); returns the saved evaluation's or report's id."""
     values = dict(step.values)
     values["models"] = [runs.get(m, m) for m in values["models"]]
     if values.get("reward_model"):
         values["reward_model"] = runs.get(values["reward_model"], values["reward_model"])
     models = values.pop("models")
-    record = evaluate_models(models, save=True, **values)
-    return record["id"]
+    if step.stage == "report":
+        from workbench.report import make_report
+        return make_report(models, out=None if folder is None else folder / "report.html", **values)["id"]
+    from workbench.evaluate import evaluate_models
+    return evaluate_models(models, save=True, **values)["id"]
+
+
+def report_arguments(pipeline: Pipeline) -> dict:
+    """`make_report`'s arguments for a pipeline's runs: its last eval or report step's (steps
+    standing for their runs), else every trained run but the reward model, scored by it."""
+    runs = pipeline.state().get("runs", {})
+    measured = [step for step in pipeline.steps() if step.stage in MEASURES]
+    if measured:
+        values = dict(measured[-1].values)
+        values["models"] = [runs.get(m, m) for m in values["models"]]
+        if values.get("reward_model"):
+            values["reward_model"] = runs.get(values["reward_model"], values["reward_model"])
+        return {k: v for k, v in values.items() if k in FIELDS["report"]}
+    trained = [step for step in pipeline.steps() if step.name in runs]
+    if not trained:
+        raise ConfigError(f"pipeline '{pipeline.name}' has no run yet to report on",
+                          hint=f"Run it first: workbench pipeline resume {pipeline.name}.")
+    reward = next((runs[s.name] for s in trained if s.stage == "reward"), None)
+    return {"models": [runs[s.name] for s in trained if s.stage != "reward"], "reward_model": reward}
 
 
 # ---------------------------------------------------------------- the front ends' calls
@@ -345,14 +372,15 @@ def run_steps(pipeline: Pipeline) -> str:
     for step in pipeline.steps():
         if pipeline.stop_path.exists():
             return _stopped(pipeline, step.name)
-        if step.stage == "eval":
+        if step.stage in MEASURES:
             if step.name in runs:
-                print(f"step '{step.name}': evaluation {runs[step.name]} done before; skipped", flush=True)
+                print(f"step '{step.name}': {step.stage} {runs[step.name]} done before; skipped", flush=True)
                 continue
             pipeline.update(current=step.name)
-            print(f"step '{step.name}': evaluating {', '.join(step.values['models'])}", flush=True)
+            print(f"step '{step.name}': {'evaluating' if step.stage == 'eval' else 'reporting on'} "
+                  f"{', '.join(step.values['models'])}", flush=True)
             try:
-                runs[step.name] = run_eval_step(step, runs)
+                runs[step.name] = run_eval_step(step, runs, pipeline.folder)
             except WorkbenchError as error:
                 return _failed(pipeline, step.name, str(error))
             pipeline.update(runs=runs)

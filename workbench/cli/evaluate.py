@@ -1,4 +1,4 @@
-"""The `compare`, `score`, `eval` and `export` commands."""
+"""The `compare`, `score`, `eval`, `report` and `export` commands."""
 
 from __future__ import annotations
 
@@ -79,6 +79,54 @@ def cmd_eval(args) -> int:
     return EXIT_OK
 
 
+def cmd_report(args) -> int:
+    from workbench import report as reports
+    if args.list:
+        saved = reports.list_reports()
+        if args.json:
+            print_json(saved)
+        for row in [] if args.json else saved:
+            print(f"{row['id']}  {row['created_at']}  {', '.join(row['models'])}  {row['html']}")
+        if not saved and not args.json:
+            print("no reports yet: workbench report RUN [RUN ...] --data HELD_OUT")
+        return EXIT_OK
+    values: dict = {}
+    if args.pipeline:
+        from workbench.pipeline import get_pipeline, report_arguments
+        values = report_arguments(get_pipeline(args.pipeline))
+    models = args.models or values.pop("models", None)
+    values.pop("models", None)
+    if not models:
+        raise WorkbenchError("name the models to report on.",
+                             hint="e.g. workbench report base sft-1 dpo-1 --data held_out.jsonl, "
+                                  "or --pipeline NAME for a pipeline's runs.")
+    if args.data:
+        for key in reports.KIND_ARGUMENT.values():
+            values.pop(key, None)
+        values.update(reports.data_arguments(args.data))
+    for key in ("reward_model", "base", "max_rows", "samples", "temperature", "max_new_tokens", "examples", "seed"):
+        given = getattr(args, key)
+        if given is not None:
+            values[key] = given
+    values["precision"] = args.precision
+    record = reports.make_report(models, out=args.out,
+                                 on_progress=None if args.json else lambda text: print(f"... {text}", file=sys.stderr),
+                                 **values)
+    if args.json:
+        print_json(record)
+        return EXIT_OK
+    header, rows = reports.report_table(record)
+    width = max(len(h) for h in header[1:]) + 2
+    print(f"{header[0]:<22}" + "".join(f"{h:>{width}}" for h in header[1:]))
+    for row in rows:
+        print(f"{row[0]:<22}" + "".join(f"{cell:>{width}}" for cell in row[1:]))
+    print()
+    for line in reports.summary_lines(record):
+        print(f"- {line}")
+    print(f"\nmeasured in {record['wall_s']:.0f} s; report: {record['html']} (numbers: {record['json']})")
+    return EXIT_OK
+
+
 def cmd_export(args) -> int:
     from workbench.evaluate import export_run
     if args.gguf_type and not args.gguf:
@@ -107,7 +155,7 @@ def _add_sampling_options(p) -> None:
 
 
 def add_parsers(commands) -> None:
-    """compare, score, eval and export."""
+    """compare, score, eval, report and export."""
     models_help = "comma-separated: base, run names, model names (e.g. base,sft-1,dpo-2)"
     p = commands.add_parser("compare", help="answer one prompt with several models side by side")
     p.add_argument("--prompt", required=True, help="the user's message")
@@ -144,6 +192,30 @@ def add_parsers(commands) -> None:
     add_precision_option(p)
     p.add_argument("--json", action="store_true", help="print the whole saved result")
     p.set_defaults(func=cmd_eval, loads_models=True)
+
+    p = commands.add_parser("report", help="what each method did: held-out quality, reward and win rates, "
+                                           "diversity, fidelity to references and drift from the base, "
+                                           "as one HTML file and its JSON")
+    p.add_argument("models", nargs="*", metavar="MODEL",
+                   help="runs, model names or base (the base is always added: drift is measured from it)")
+    p.add_argument("--data", action="append", metavar="FILE",
+                   help="a held-out file, repeatable, one per kind: SFT rows (loss; fidelity to their "
+                        "answers), preference pairs (preference accuracy), prompts")
+    p.add_argument("--pipeline", help="report on a pipeline's runs, with its eval or report step's files")
+    p.add_argument("--reward-model", help="a reward run that scores each model's answers (mean reward, win rates)")
+    p.add_argument("--base", help="what 'base' means (default: the base of the runs listed)")
+    p.add_argument("--max-rows", type=int, help="first N rows of each file (default: 16)")
+    p.add_argument("--samples", type=int, help="sampled answers per prompt for diversity (default: 4)")
+    p.add_argument("--temperature", type=float, help="of those samples (default: 0.7)")
+    p.add_argument("--max-new-tokens", type=int, help="answer length limit (default: 64)")
+    p.add_argument("--examples", type=int, help="held-out prompts shown with every model's answer (default: 4)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--out", help="where to write the HTML (its JSON beside it); always also kept in "
+                                 "$WORKBENCH_HOME/reports")
+    p.add_argument("--list", action="store_true", help="list the saved reports")
+    add_precision_option(p)
+    p.add_argument("--json", action="store_true", help="print the report's numbers")
+    p.set_defaults(func=cmd_report, loads_models=True)
 
     p = commands.add_parser("export", help="write a run's adapter, a merged standalone model folder, "
                                            "or a GGUF file for llama.cpp, Ollama and LM Studio")

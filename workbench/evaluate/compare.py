@@ -35,7 +35,8 @@ class Answer:
     """One variant's answer. tokens: generated tokens, the end-of-turn token included;
     seconds: wall time of the generation; reward: the reward model's score, when one was given;
     prompt_tokens: the prompt's length as the model read it; finish_reason: "stop" when the
-    answer ended by itself (its end-of-turn token), "length" when max_new_tokens cut it."""
+    answer ended by itself (its end-of-turn token), "length" when max_new_tokens cut it.
+    ids: the generated token ids (not in to_dict: a reader of the answer wants its text)."""
 
     model: str
     text: str
@@ -44,9 +45,10 @@ class Answer:
     reward: float | None = None
     prompt_tokens: int = 0
     finish_reason: str = "stop"
+    ids: list[int] = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "ids"}
 
 
 def as_messages(prompt, *, system: str | None = None) -> list[dict]:
@@ -251,7 +253,7 @@ class Comparer:
                     ended = bool(ids) and ids[-1] == tokenizer.eos_token_id
                     answers[i] = Answer(model=model, text=tokenizer.decode(ids, skip_special_tokens=True),
                                         tokens=len(ids), seconds=round(seconds, 3), prompt_tokens=len(prompt_ids),
-                                        finish_reason="stop" if ended else "length")
+                                        finish_reason="stop" if ended else "length", ids=list(ids))
                     self.last_answers[model] = answers[i]
         return answers
 

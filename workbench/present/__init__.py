@@ -9,6 +9,7 @@ them in Markdown, HTML or terminal text.
     compare    the Comparer kept between clicks
     serve      a server's state, how to call it, and what its served log says
     pipeline   a pipeline's line, its steps' rows, and the run whose curve to draw
+    report     a report's summary, table, charts, example answers and files
 
 It sits above the engine (it reads runs, reports and sessions) and below the front ends.
 """
@@ -20,10 +21,12 @@ from workbench.present.data import (
 )
 from workbench.present.feedback import Counter, feedback_facts, session_counter
 from workbench.present.pipeline import PipelineFacts, pipeline_facts, pipeline_names
+from workbench.present.report import ReportFacts, report_choices, report_facts
 from workbench.present.runs import RunStatus, run_choices, run_status
 from workbench.present.serve import DeployFacts, deploy_facts
 
 __all__ = ["TOKEN_CSS", "ComparerCache", "Counter", "DataSummary", "DeployFacts", "deploy_facts", "PipelineFacts",
-           "pipeline_facts", "pipeline_names", "RunStatus", "TokenStats", "chips_html",
+           "pipeline_facts", "pipeline_names", "ReportFacts", "report_choices", "report_facts", "RunStatus",
+           "TokenStats", "chips_html",
            "cut_summary", "data_summary", "esc", "feedback_facts", "guarded", "notice", "primary_file",
            "readable", "run_choices", "run_status", "session_counter", "token_stats", "tokenizer_for"]

@@ -15,12 +15,13 @@ class PipelineFacts:
     state: str = "?"                            # starting | running | completed | stopped | failed
     rows: list[list] = field(default_factory=list)  # STEP_COLUMNS, one row per step
     run: str | None = None                      # the training run to chart
+    report: str | None = None                   # the id of the report its report step wrote
 
 
 def pipeline_facts(name: str) -> PipelineFacts:
     """The facts of pipeline `name`; a line saying so when there is none of that name."""
     from workbench.errors import RunError
-    from workbench.pipeline import get_pipeline
+    from workbench.pipeline import MEASURES, get_pipeline
     try:
         pipeline = get_pipeline(name)
     except RunError:
@@ -35,9 +36,12 @@ def pipeline_facts(name: str) -> PipelineFacts:
         line += f", step {steps.index(current) + 1} of {len(steps)} ('{current}')"
     if state.get("error"):
         line += f". {state['error']}"
-    trained = [row for row in summary if row["run"] and row["stage"] != "eval"]
+    trained = [row for row in summary if row["run"] and row["stage"] not in MEASURES]
     chart = next((row["run"] for row in trained if row["step"] == current), trained[-1]["run"] if trained else None)
-    return PipelineFacts(pipeline.name, line, state.get("state", "?"), rows, chart)
+    report = next((row["run"] for row in reversed(summary) if row["stage"] == "report" and row["run"]), None)
+    if report:
+        line += f". Its report: {report} (the Report tab, or {pipeline.folder / 'report.html'})"
+    return PipelineFacts(pipeline.name, line, state.get("state", "?"), rows, chart, report)
 
 
 def pipeline_names() -> list[str]:
