@@ -141,7 +141,7 @@ def test_the_shipped_pipelines_are_valid(name):
     if name == "pipeline-shared.yaml":
         shared_file("llama-factory/alpaca_en_demo.json")  # skips where ../shared/data is absent
     spec, steps = read_steps(os.path.join(SAMPLES, name))
-    assert [s.stage for s in steps] == ["sft", "reward", "dpo", "ppo", "eval"]
+    assert [s.stage for s in steps] == ["sft", "reward", "dpo", "ppo", "report"]
     for step in steps:
         for key in ("data", "prompts", "sft_data", "preference_data"):
             if step.values.get(key):
