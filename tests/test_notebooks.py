@@ -12,7 +12,7 @@ from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-ORDER = ["01_data_and_tokens", "02_sft", "03_reward_model", "04_dpo", "05_ppo", "06_compare"]
+ORDER = ["01_data_and_tokens", "02_sft", "03_reward_model", "04_dpo", "05_ppo", "06_compare", "07_pipeline"]
 
 
 def test_every_notebook_is_in_the_order():
@@ -82,7 +82,8 @@ def test_notebook_runs_in_quick_mode(name, quick_home):
         "03_reward_model": ["held-out pair accuracy"],
         "04_dpo": ["reusing the completed run tutorial-sft-quick", "tutorial-dpo-quick: accuracy", "held-out margin"],
         "05_ppo": ["reusing the completed run tutorial-reward-quick", "samples; the last few"],
-        "06_compare": ["wins", "saved as eval-"],
+        "06_compare": ["wins", "saved as eval-", "drifted", "the report: "],
+        "07_pipeline": ["captain-quick: completed in", "report  report", "KL to base", "the report: "],
     }[name]
     for snippet in expected:
         assert snippet in text, f"{name}: '{snippet}' not in its output"
