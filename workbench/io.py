@@ -41,6 +41,22 @@ def write_json_atomic(path: Path, value) -> None:
     write_atomic(path, json.dumps(value, indent=2, default=str))
 
 
+def claim_id(folder: Path, prefix: str) -> str:
+    """A new id `PREFIX-YYYYmmdd-HHMMSS[-N]`, claimed by creating `folder/<id>.json` empty, so two
+    writers in the same second never share one (a reader skips the empty file until it is written)."""
+    import time
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    attempt = 0
+    while True:
+        name = f"{prefix}-{stamp}" + (f"-{attempt}" if attempt else "")
+        try:
+            (folder / f"{name}.json").open("x").close()
+            return name
+        except FileExistsError:
+            attempt += 1
+
+
 def append_jsonl(path: Path, row: dict, *, fsync: bool = False) -> None:
     """Append one JSON line with one write, so a reader (or a crash) sees the whole line or a torn
     tail, never a rewritten file. fsync: return only once the line is on disk.

@@ -14,14 +14,13 @@ from __future__ import annotations
 import html
 import json
 import math
-import time
 from pathlib import Path
 
 from workbench import paths
 from workbench.charts import COLORS
 from workbench.errors import DataError
 from workbench.evaluate.report import METRICS, changes_from_base, load_report, measure_report
-from workbench.io import write_atomic, write_json_atomic
+from workbench.io import claim_id, write_atomic, write_json_atomic
 
 LABELS = {key: label for key, label, _, _ in METRICS}
 DIRECTION = {key: direction for key, _, direction, _ in METRICS}
@@ -281,15 +280,7 @@ def save_report(record: dict, out=None) -> dict:
     `out`, the HTML there too with its JSON beside it (same name, .json). Returns the record with
     "id", "html" and "json" (the paths a person would open: `out`'s when given)."""
     folder = reports_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for attempt in range(1000):
-        report_id = f"report-{stamp}" + (f"-{attempt}" if attempt else "")
-        try:
-            (folder / f"{report_id}.json").open("x").close()  # claim the id
-            break
-        except FileExistsError:
-            continue
+    report_id = claim_id(folder, "report")
     record = {**record, "id": report_id}
     targets = [folder / f"{report_id}.html"]
     if out is not None:

@@ -283,19 +283,11 @@ def evals_dir() -> Path:
 
 def save_eval(record: dict) -> dict:
     """Give `record` an id and write it to evals/<id>.json and to every involved run's evals/."""
-    from workbench.io import write_json_atomic
+    from workbench.io import claim_id, write_json_atomic
     from workbench.runs import get_run
 
     folder = evals_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for attempt in range(1000):
-        eval_id = f"eval-{stamp}" + (f"-{attempt}" if attempt else "")
-        try:
-            (folder / f"{eval_id}.json").open("x").close()  # claim the id
-            break
-        except FileExistsError:
-            continue
+    eval_id = claim_id(folder, "eval")
     record = {**record, "id": eval_id}
     write_json_atomic(folder / f"{eval_id}.json", record)
     involved = record["runs"] + ([record["reward_model"]] if record.get("reward_model") else [])
