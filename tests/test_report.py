@@ -129,7 +129,7 @@ def test_report_measures_every_model_from_one_comparer(report, runs):
     for label in models:
         m = report["metrics"][label]
         assert m["sft_rows"] == 3 and m["pairs"] == 3 and m["prompts"] == 3 and m["samples"] == 9
-        for key in ("loss", "preference_accuracy", "mean_reward", "distinct_1", "distinct_2", "self_bleu",
+        for key in ("loss", "preference_accuracy", "preference_accuracy_per_token", "mean_reward", "distinct_1", "distinct_2", "self_bleu",
                     "mean_length", "ended_share", "rouge_l", "bleu", "kl_to_base"):
             assert isinstance(m[key], float), (label, key)
         assert 0 < m["mean_length"] <= 6 and 0 <= m["ended_share"] <= 1
