@@ -113,13 +113,20 @@ def open_tab(page, name: str) -> None:
     page.get_by_role("tab", name=name, exact=True).click()
 
 
+def drawn_charts(page, prefix: str) -> dict:
+    """The charts the page drew in `prefix`'s grid: title -> [{name, kind, key, y, opacity}]."""
+    return page.evaluate("""prefix => Object.fromEntries(
+        [...document.querySelectorAll(`#${prefix}-charts .js-plotly-plot`)]
+        .filter(plot => plot.data && plot.offsetParent !== null)
+        .map(plot => [plot.layout.title.text, plot.data.map(t => ({name: t.name, kind: t.meta.kind,
+                      key: t.meta.key, y: Array.from(t.y), opacity: t.opacity === undefined ? 1 : t.opacity}))]))
+    """, prefix)
+
+
 def loss_points(page) -> int:
-    """Points of the 'loss' trace in the Plotly figure the page drew (0 before the first)."""
-    return page.evaluate("""() => {
-        const plot = document.querySelector('#train-loss-plot .js-plotly-plot');
-        const trace = plot && plot.data ? plot.data.find(t => t.name === 'loss') : null;
-        return trace ? trace.x.length : 0;
-    }""")
+    """Points of the raw 'loss' curve in the Train tab's Loss chart (0 before the first)."""
+    loss = drawn_charts(page, "train").get("Loss", [])
+    return next((len(t["y"]) for t in loss if t["key"] == "loss" and t["kind"] == "raw"), 0)
 
 
 def test_1_upload_a_file_and_see_its_format(page, tmp_path):
@@ -208,6 +215,37 @@ def test_3_train_and_watch_the_plot_gain_points(page):
     assert loss_points(page) == STEPS
     assert "completed" in text(page, "train-status")
     shot(page, "3d-train-completed")
+
+
+def curves(page) -> dict:
+    """The Loss chart's loss curves by kind: raw, smoothed and eval, as the page drew them."""
+    return {t["kind"]: t for t in drawn_charts(page, "train")["Loss"] if t["key"].endswith("loss")}
+
+
+def test_3e_smoothing_redraws_the_curve_and_keeps_the_raw_one(page):
+    before = curves(page)
+    assert before["raw"]["opacity"] < 1 == before["smoothed"]["opacity"]  # raw faint, smoothed strong
+    assert len(before["eval"]["y"]) >= 3  # the held-out points, every 50 steps, as markers
+    for weight in ("0", "0.95"):
+        box = page.locator("#train-smoothing input[type=number]")
+        box.fill(weight)
+        box.press("Enter")
+        page.wait_for_function("""weight => {
+            const plot = document.querySelector('#train-charts .js-plotly-plot');
+            const smoothed = plot.data.find(t => t.meta.kind === 'smoothed' && t.meta.key === 'loss');
+            const raw = plot.data.find(t => t.meta.kind === 'raw' && t.meta.key === 'loss');
+            const same = smoothed.y.every((y, i) => y === raw.y[i]);
+            return weight === '0' ? same : !same && smoothed.y[5] !== window.__smoothedAt5;
+        }""", arg=weight)
+        page.evaluate("() => { window.__smoothedAt5 = document.querySelector('#train-charts .js-plotly-plot')"
+                      ".data.find(t => t.meta.kind === 'smoothed').y[5]; }")
+    after = curves(page)
+    assert after["raw"]["y"] == before["raw"]["y"]  # the raw curve is kept as logged
+    assert after["smoothed"]["y"] != before["smoothed"]["y"]
+    # at 0.95 the smoothed curve is calmer than the raw one: smaller steps from point to point
+    steps = lambda ys: sum(abs(b - a) for a, b in zip(ys, ys[1:]))
+    assert steps(after["smoothed"]["y"]) < steps(after["raw"]["y"]) / 2
+    shot(page, "3e-train-smoothing")
 
 
 def test_4_compare_base_and_the_new_run(page):
@@ -322,9 +360,6 @@ steps:
                            timeout=300_000)
     table = text(page, "pipeline-table")
     assert "ui-pipe-sft" in table and "ui-pipe-dpo" in table and table.count("completed") == 2
-    drawn = page.evaluate("""() => {
-        const plot = document.querySelector('#pipeline-plot .js-plotly-plot');
-        return plot && plot.data ? plot.data.filter(t => t.name === 'loss').map(t => t.x.length) : [];
-    }""")
-    assert drawn and drawn[0] >= 2  # the DPO run's loss, step by step
+    loss = drawn_charts(page, "pipeline")["Loss"]
+    assert [len(t["y"]) for t in loss if t["kind"] == "raw"][0] >= 2  # the DPO run's loss, step by step
     shot(page, "7-pipeline")

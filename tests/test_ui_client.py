@@ -125,9 +125,16 @@ def start_args(stage="sft", **settings):
     return [stage, *values]
 
 
+def plot_of(output) -> dict | None:
+    """A plot output's figure (the client gives an update of a plot as a dict with its value)."""
+    value = output.get("value") if output and "__type__" in output else output
+    return json.loads(value["plot"]) if value else None
+
+
 def watch(client, name):
-    progress, loss, _, _, status = client.predict(name, [], api_name="/watch")
-    return progress, json.loads(loss["plot"]) if loss else None, status
+    """(progress, the first chart's figure, status) of `/watch` (its charts: one plot per family)."""
+    progress, _, status, first, *_ = client.predict(name, [], 0.6, api_name="/watch")
+    return progress, plot_of(first), status
 
 
 def test_bad_start_is_a_readable_message(client):
@@ -157,7 +164,8 @@ def test_tiny_sft_run_from_the_app(client, home):
     # The loss plot gains points while the job trains in its own process.
     def points():
         progress, loss, _ = watch(client, "ui-sft")
-        n = sum(len(trace["x"]) for trace in loss["data"] if trace["name"] == "loss")
+        n = sum(len(trace["x"]) for trace in loss["data"] if trace["meta"] == {"run": "ui-sft", "key": "loss",
+                                                                                 "kind": "raw"})
         return n if n >= 2 else 0
     first = wait_until(points, timeout=240)
     assert 'data-state="running"' in watch(client, "ui-sft")[0]
@@ -181,8 +189,9 @@ def test_tiny_sft_run_from_the_app(client, home):
     assert client.predict(None, "dpo", "all", "started", True, api_name="/runs_table")[0]["data"] == []
     assert client.predict(None, "all", "completed", "name", False, api_name="/runs_table")[0]["data"] == []
 
-    details, loss, _, config_yaml, _, export_dir = client.predict("ui-sft", api_name="/open_run")
+    details, config_yaml, _, export_dir, first, *_ = client.predict("ui-sft", 0.6, api_name="/open_run")
     assert "stopped" in details and "checkpoint-" in details
+    assert plot_of(first)["layout"]["title"]["text"] == "Loss"
     assert "model: tiny" in config_yaml and "max_steps: 40" in config_yaml
     assert "precision: fp32" in config_yaml  # chosen in the form, recorded by the run
 
@@ -282,20 +291,3 @@ def test_win_rate_table():
     assert (row["model"], row["opponent"], row["wins"], row["losses"], row["ties"]) == ("base", "sft-1", 0, 2, 1)
     assert row["win_rate"] == round(0.5 / 3, 3) and 0 <= row["ci_low"] <= row["win_rate"] <= row["ci_high"]
 
-
-def test_charts_pick_the_stage_metrics_and_overlay_runs():
-    from workbench import charts
-    dpo = [{"step": 1, "loss": 0.69, "rewards/margins": 0.1, "rewards/accuracies": 0.5, "rewards/chosen": 0.2},
-           {"step": 2, "loss": 0.60, "rewards/margins": 0.3, "rewards/accuracies": 0.75, "rewards/chosen": 0.4},
-           {"step": 2, "eval_loss": 0.65, "eval_rewards/margins": 0.2, "eval_runtime": 1.0}]
-    sft = [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5}, {"step": 3, "loss": 1.2}]
-    assert charts.stage_groups(dpo) == [("Accuracy", ["rewards/accuracies"]),
-                                        ("Margin", ["eval_rewards/margins", "rewards/margins"]),
-                                        ("Reward and KL", ["rewards/chosen"])]
-    assert charts.stage_groups([{"step": 1, "reward": 0.5, "kl": 0.01, "policy_loss": 0.2}]) == [
-        ("Reward and KL", ["kl", "reward"])]
-    figure = charts.loss_figure({"dpo-1": dpo, "sft-1": sft})
-    traces = {(t.meta["run"], t.meta["key"]): t for t in figure.data}
-    assert set(traces) == {("dpo-1", "loss"), ("dpo-1", "eval_loss"), ("sft-1", "loss")}
-    assert traces[("dpo-1", "loss")].line.dash == "solid" and traces[("sft-1", "loss")].line.dash == "dash"
-    assert list(traces[("sft-1", "loss")].y) == [2.0, 1.5, 1.2] and charts.count_points(dpo) == 2

@@ -88,8 +88,14 @@ def test_launcher_runs_sft_and_fills_the_live_chart(fresh_home):
     assert status["state"] == "completed", status.get("error")
     assert launcher.progress.max == 5 and launcher.progress.value == 5
     assert launcher.points("loss") == 5  # one point per logged step, drawn from metrics.jsonl
-    assert [t.y for t in launcher.loss_chart.data if t.meta["key"] == "loss"][0] == tuple(
-        r["loss"] for r in run.metrics() if "loss" in r)
+    loss = {t.meta["kind"]: t for t in launcher.charts.figures["Loss"].data if t.meta["key"] == "loss"}
+    assert loss["raw"].y == tuple(r["loss"] for r in run.metrics() if "loss" in r)
+    # the smoothing slider redraws the smoothed curve; the raw one stays as logged
+    launcher.charts.smoothing.value = 0
+    assert launcher.charts.figures["Loss"].data[1].y == loss["raw"].y
+    launcher.charts.smoothing.value = 0.9
+    smoothed = {t.meta["kind"]: t.y for t in launcher.charts.figures["Loss"].data if t.meta["key"] == "loss"}
+    assert smoothed["smoothed"] != loss["raw"].y and smoothed["raw"] == loss["raw"].y
     assert "completed" in launcher.status.value
     assert launcher.stop_button.disabled and launcher.resume_button.disabled
     launcher.halt()
@@ -119,13 +125,14 @@ def test_launcher_stop_and_resume(fresh_home):
     launcher.halt()
 
 
-def test_launcher_watches_a_reward_run_and_draws_its_stage_chart(fresh_home):
+def test_launcher_watches_a_reward_run_and_draws_its_stage_charts(fresh_home):
     from workbench.widgets import TrainingLauncher
     run = train("reward", data=PREFERENCE, name="rm-w", max_steps=3, wait=True, **QUICK)
     launcher = TrainingLauncher(run="rm-w", poll_s=0.2)
     launcher.halt()
-    keys = {t.meta["key"] for t in launcher.stage_chart.data}
-    assert {"accuracy", "margin"} <= keys, keys
+    assert list(launcher.charts.figures)[:3] == ["Loss", "Accuracy", "Margins"], list(launcher.charts.figures)
+    assert {t.meta["key"] for t in launcher.charts.figures["Accuracy"].data} == {"accuracy"}
+    assert {t.meta["key"] for t in launcher.charts.figures["Margins"].data} == {"margin"}
     assert launcher.progress.value == launcher.progress.max == 3
     assert run.name in launcher.status.value
     # the form shows the watched run's settings, so Start would repeat it
@@ -199,7 +206,7 @@ def test_pipeline_widget_runs_a_two_step_pipeline_and_shows_each_step(fresh_home
     assert widget.refresh() == "completed", widget.status.value
     assert "wp: completed" in widget.status.value
     assert widget.steps.value.count("completed") == 2 and "wp-sft" in widget.steps.value and "3/3" in widget.steps.value
-    assert [len(t.x) for t in widget.loss_chart.data if t.meta["key"] == "loss"] == [2]  # the DPO run's curve
+    assert widget.charts.points("loss") == 2  # the DPO run's curve
     assert widget.resume_button.disabled and widget.stop_button.disabled
     widget.halt()
     # a second start of the same name is refused in the status line, not with a traceback

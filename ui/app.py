@@ -25,13 +25,13 @@ import gradio as gr  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 from starlette.middleware.trustedhost import TrustedHostMiddleware  # noqa: E402
 
-from ui import (compare_tab, data_tab, deploy_tab, feedback_tab, pipeline_tab, runs_tab, tokens_tab,  # noqa: E402
-                train_tab)
+from ui import (compare_tab, data_tab, deploy_tab, feedback_tab, pipeline_tab, runs_tab, runview,  # noqa: E402
+                tokens_tab, train_tab)
 from ui.common import UPLOAD_LIMIT, model_names  # noqa: E402
 
 TITLE = "SFT ⇄ RLHF Workbench"
 
-CSS = TOKEN_CSS + """
+CSS = TOKEN_CSS + runview.CSS + """
 .wb-progress { height: 14px; background: #e5e7eb; border-radius: 7px; overflow: hidden; }
 .wb-bar { height: 100%; background: #2563eb; transition: width 0.5s; }
 .wb-bar.wb-completed { background: #16a34a; } .wb-bar.wb-failed { background: #dc2626; }

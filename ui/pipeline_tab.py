@@ -9,11 +9,11 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from workbench import charts
 from workbench.present import pipeline_facts, pipeline_names
 from workbench.present.pipeline import STEP_COLUMNS
 from workbench.errors import DataError
 from ui.common import esc, guarded
+from ui.runview import chart_grid, chart_updates, no_charts
 
 REFRESH_S = 2
 
@@ -44,38 +44,36 @@ def load(file_text: str) -> str:
     return Path(pipeline_path(file_text)).read_text(encoding="utf-8")
 
 
-def view(name: str):
-    """(status Markdown, steps table, curve of the running step's run) of pipeline `name`."""
+def view(name: str, smoothing: float | None = None):
+    """(status Markdown, steps table, *the charts of the running step's run) of pipeline `name`."""
     from workbench.runs import get_run
     facts = pipeline_facts((name or "").strip())
-    figure = None
-    if facts.run:
-        figure = charts.loss_figure({facts.run: get_run(facts.run).metrics()})
-    return (f"**{esc(facts.line)}**", pd.DataFrame(facts.rows, columns=list(STEP_COLUMNS)), figure)
+    plots = chart_updates({facts.run: get_run(facts.run).metrics()}, smoothing) if facts.run else no_charts()
+    return (f"**{esc(facts.line)}**", pd.DataFrame(facts.rows, columns=list(STEP_COLUMNS)), *plots)
 
 
 @guarded
-def start(file_text: str, text: str, name: str):
+def start(file_text: str, text: str, name: str, smoothing: float):
     """Start the edited pipeline (its files relative to the loaded file's folder)."""
     from workbench.pipeline import run_pipeline
     pipeline = run_pipeline(pipeline_path(file_text), text=text, name=(name or "").strip() or None)
     gr.Info(f"Pipeline {pipeline.name} started: its steps run one after another, each as a run of its own.")
-    return (gr.update(choices=pipeline_names(), value=pipeline.name), *view(pipeline.name))
+    return (gr.update(choices=pipeline_names(), value=pipeline.name), *view(pipeline.name, smoothing))
 
 
 @guarded
-def stop(name: str):
+def stop(name: str, smoothing: float):
     from workbench.pipeline import stop_pipeline
     stop_pipeline((name or "").strip())
     gr.Info("Stopping after the running step's current training step (it keeps a checkpoint).")
-    return view(name)
+    return view(name, smoothing)
 
 
 @guarded
-def resume(name: str):
+def resume(name: str, smoothing: float):
     from workbench.pipeline import resume_pipeline
     resume_pipeline((name or "").strip())
-    return view(name)
+    return view(name, smoothing)
 
 
 def build(ctx: dict) -> gr.Tab:
@@ -101,14 +99,16 @@ def build(ctx: dict) -> gr.Tab:
         status = gr.Markdown(elem_id="pipeline-status")
         table = gr.Dataframe(headers=list(STEP_COLUMNS), interactive=False, elem_id="pipeline-table",
                              label="Steps")
-        figure = gr.Plot(label="Loss of the running step (or the last one that ran)", elem_id="pipeline-plot")
-        outputs = [status, table, figure]
+        gr.Markdown("The running step's charts (or the last one that ran):")
+        smoothing, plots = chart_grid("pipeline")
+        outputs = [status, table, *plots]
         load_button.click(load, [file], [text])
-        start_button.click(start, [file, text, name], [pick, *outputs])
-        stop_button.click(stop, [pick], outputs)
-        resume_button.click(resume, [pick], outputs)
-        pick.change(view, [pick], outputs)
-        gr.Timer(REFRESH_S).tick(view, [pick], outputs, show_progress="hidden")
+        start_button.click(start, [file, text, name, smoothing], [pick, *outputs])
+        stop_button.click(stop, [pick, smoothing], outputs)
+        resume_button.click(resume, [pick, smoothing], outputs)
+        for control in (pick, smoothing):
+            control.change(view, [pick, smoothing], outputs, trigger_mode="always_last")
+        gr.Timer(REFRESH_S).tick(view, [pick, smoothing], outputs, show_progress="hidden")
         tab.select(lambda current: gr.update(choices=pipeline_names(), value=current), [pick], [pick])
         ctx["demo"].load(load, [file], [text])
     return tab

@@ -7,12 +7,11 @@ import gradio as gr
 import pandas as pd
 import yaml
 
-from workbench import charts
 from workbench.present.runs import SORTS
 from workbench.runs import RUN_STATES, run_names
 from workbench.train.config import STAGE_CONFIGS
 from ui.common import esc, guarded, notice
-from ui.runview import samples_table, status_text
+from ui.runview import chart_grid, chart_updates, no_charts, samples_table, status_text
 
 def runs_table(stage: str | None = "all", state: str | None = "all", sort: str = "started",
                descending: bool = True) -> pd.DataFrame:
@@ -23,20 +22,27 @@ def runs_table(stage: str | None = "all", state: str | None = "all", sort: str =
 
 
 @guarded
-def open_run(name: str):
-    """(status, loss figure, stage figure, config YAML, samples, export folder) of one run."""
+def open_run(name: str, smoothing: float | None = None):
+    """(status, config YAML, samples, export folder, *one plot per chart) of one run."""
     from workbench.runs import get_run
     if not name:
-        return ("Pick a run from the table.", None, None, "", gr.update(visible=False), "")
+        return ("Pick a run from the table.", "", gr.update(visible=False), "", *no_charts())
     run = get_run(name)
     metrics, status, samples = run.metrics(), run.status(), run.samples()
     output = run.output_dir()
     checkpoints = ", ".join(p.name for p in run.checkpoints()) or "none"
     details = (f"{status_text(run.name, status)}\n\nFolder `{esc(run.path)}` · output "
                f"`{esc(output.name) if output else 'none yet'}` · checkpoints {esc(checkpoints)}")
-    return (details, charts.loss_figure({run.name: metrics}), charts.stage_figure({run.name: metrics}),
-            yaml.safe_dump(run.config(), sort_keys=False),
-            gr.update(value=samples_table(samples), visible=bool(samples)), default_export_dir(run.name))
+    return (details, yaml.safe_dump(run.config(), sort_keys=False),
+            gr.update(value=samples_table(samples), visible=bool(samples)), default_export_dir(run.name),
+            *chart_updates({run.name: metrics}, smoothing))
+
+
+@guarded
+def run_charts(name: str, smoothing: float):
+    """The open run's charts again, at another smoothing."""
+    from workbench.runs import get_run
+    return chart_updates({name: get_run(name).metrics()}, smoothing) if name else no_charts()
 
 
 def default_export_dir(name: str) -> str:
@@ -108,9 +114,7 @@ def build(ctx: dict) -> gr.Tab:
                              label="Runs; click a row to open it (its own view has every metric)",
                              elem_id="runs-table")
         details = gr.Markdown(elem_id="runs-details")
-        with gr.Row():
-            loss_plot = gr.Plot(label="Loss", show_label=False, elem_id="runs-loss-plot")
-            stage_plot = gr.Plot(label="Stage metrics", show_label=False, elem_id="runs-stage-plot")
+        smoothing, plots = chart_grid("runs")
         with gr.Row():
             config = gr.Code(label="config.yaml", language="yaml", interactive=False, elem_id="runs-config")
             samples = gr.Dataframe(label="Samples", visible=False, interactive=False, wrap=True,
@@ -142,7 +146,9 @@ def build(ctx: dict) -> gr.Tab:
     for control in view[1:]:
         control.change(runs_table, view[1:], table, api_visibility="private")
     table.select(on_select, table, pick, api_visibility="private")
-    pick.change(open_run, pick, [details, loss_plot, stage_plot, config, samples, export_dir], api_name="open_run")
+    pick.change(open_run, [pick, smoothing], [details, config, samples, export_dir, *plots], api_name="open_run")
+    smoothing.change(run_charts, [pick, smoothing], plots, api_visibility="private", show_progress="hidden",
+                     trigger_mode="always_last")
     export_button.click(export, [pick, export_dir, kind], message, api_name="export_run")
     delete_button.click(ask_delete, pick, [confirm_row, message, to_delete], api_name="ask_delete")
     cancel.click(lambda: (gr.update(visible=False), "", None), None, [confirm_row, message, to_delete],

@@ -16,7 +16,7 @@ from workbench.runs import run_names
 from workbench.train.config import STAGE_CONFIGS, RunConfig, config_class
 from workbench.train.knobs import form_choices, form_value
 from ui.common import esc, guarded, model_names, notice, readable
-from ui.runview import progress_html, samples_table, status_text
+from ui.runview import chart_grid, chart_updates, no_charts, progress_html, samples_table, status_text
 
 POLL_SECONDS = 2.0
 # Fields shown first; the other RunConfig fields go under "More settings", and the fields stages
@@ -199,8 +199,8 @@ def load_settings(name):
 
 # ------------------------------------------------------------------ run view
 
-def run_view(name: str, overlay: list[str] | None):
-    """Everything the page shows about a run: (progress, loss figure, stage figure, samples, status)."""
+def run_view(name: str, overlay: list[str] | None, smoothing: float | None = None) -> tuple:
+    """Everything the page shows about a run: (progress, samples, status, *one plot per chart)."""
     from workbench.runs import get_run
     run = get_run(name)
     status, metrics = run.status(), run.metrics()
@@ -209,38 +209,41 @@ def run_view(name: str, overlay: list[str] | None):
         if other and other != run.name:
             series[other] = get_run(other).metrics()
     samples = run.samples()
-    return (progress_html(run.name, status, charts.count_points(metrics)), charts.loss_figure(series),
-            charts.stage_figure(series), gr.update(value=samples_table(samples), visible=bool(samples)),
-            status_text(run.name, status))
+    return (progress_html(run.name, status, charts.count_points(metrics)),
+            gr.update(value=samples_table(samples), visible=bool(samples)), status_text(run.name, status),
+            *chart_updates(series, smoothing))
 
 
-def signature(name: str, overlay) -> tuple:
+def signature(name: str, overlay, smoothing) -> tuple:
     """Changes whenever what `run_view` would draw changes; polling redraws only then."""
     from workbench.runs import get_run
     run = get_run(name)
     status = run.status()
     sizes = tuple(p.stat().st_size if p.exists() else 0 for p in (run.metrics_path, run.samples_path))
-    return (name, tuple(overlay or ()), status.get("state"), status.get("step"), status.get("eta_s"), sizes)
+    return (name, tuple(overlay or ()), smoothing, status.get("state"), status.get("step"), status.get("eta_s"),
+            sizes)
 
 
 @guarded
-def watch(name: str, overlay: list[str] | None):
+def watch(name: str, overlay: list[str] | None, smoothing: float | None = None):
     if not name:
-        return ("", None, None, gr.update(visible=False), "No run yet: start one on the left.")
-    return run_view(name, overlay)
+        return ("", gr.update(visible=False), "No run yet: start one on the left.", *no_charts())
+    return run_view(name, overlay, smoothing)
 
 
-def poll(name: str, overlay, last):
+def poll(name: str, overlay, smoothing, last):
     """The timer's tick: redraw when the run folder changed. Never raises (it runs every 2 s)."""
+    outputs = 3 + len(charts.FAMILIES)
     if not name:
-        return (gr.skip(),) * 5 + (last,)
+        return (gr.skip(),) * outputs + (last,)
     try:
-        now = signature(name, overlay)
+        now = signature(name, overlay, smoothing)
         if now == last:
-            return (gr.skip(),) * 5 + (last,)
-        return run_view(name, overlay) + (now,)
+            return (gr.skip(),) * outputs + (last,)
+        return run_view(name, overlay, smoothing) + (now,)
     except Exception as error:  # noqa: BLE001
-        return (gr.skip(),) * 4 + (notice(esc(readable(error)), "error"), None)
+        return (gr.skip(), gr.skip(), notice(esc(readable(error)), "error"), *(gr.skip(),) * len(charts.FAMILIES),
+                None)
 
 
 def initial_run() -> str | None:
@@ -316,12 +319,11 @@ def _run_column() -> dict:
     with gr.Row():
         run = gr.Dropdown(choices=run_names(), value=None, label="Run shown", elem_id="train-run", scale=3)
         load = gr.Button("Load its settings", elem_id="train-load", scale=1)
-    return dict(run=run, load=load, progress=gr.HTML(elem_id="train-progress"),
-                status=gr.Markdown(elem_id="train-status"),
-                loss_plot=gr.Plot(label="Loss", show_label=False, elem_id="train-loss-plot"),
-                stage_plot=gr.Plot(label="Stage metrics", show_label=False, elem_id="train-stage-plot"),
-                overlay=gr.Dropdown(choices=run_names(), value=[], multiselect=True,
-                                    label="Overlay other runs (dashed)", elem_id="train-overlay"),
+    view = dict(run=run, load=load, progress=gr.HTML(elem_id="train-progress"),
+                status=gr.Markdown(elem_id="train-status"))
+    view["smoothing"], view["plots"] = chart_grid("train")
+    return dict(view, overlay=gr.Dropdown(choices=run_names(), value=[], multiselect=True,
+                                          label="Overlay other runs (dashed)", elem_id="train-overlay"),
                 samples=gr.Dataframe(label="Samples (newest first)", visible=False, interactive=False,
                                      wrap=True, max_height=320, elem_id="train-samples"))
 
@@ -346,11 +348,13 @@ def _wire_form(ui: dict) -> None:
 
 def _wire_run_view(ui: dict, ctx: dict, first: str) -> None:
     """The run view's events: a run or overlay picked, the timer's redraws, a (re)loaded page."""
-    run, overlay = ui["run"], ui["overlay"]
-    view_outputs = [ui["progress"], ui["loss_plot"], ui["stage_plot"], ui["samples"], ui["status"]]
-    run.change(watch, [run, overlay], view_outputs, api_name="watch", show_progress="hidden")
-    overlay.change(watch, [run, overlay], view_outputs, api_visibility="private", show_progress="hidden")
-    ui["timer"].tick(poll, [run, overlay, ui["last_drawn"]], [*view_outputs, ui["last_drawn"]],
+    run, overlay, smoothing = ui["run"], ui["overlay"], ui["smoothing"]
+    view_outputs = [ui["progress"], ui["samples"], ui["status"], *ui["plots"]]
+    run.change(watch, [run, overlay, smoothing], view_outputs, api_name="watch", show_progress="hidden")
+    for control in (overlay, smoothing):
+        control.change(watch, [run, overlay, smoothing], view_outputs, api_visibility="private",
+                       show_progress="hidden", trigger_mode="always_last")
+    ui["timer"].tick(poll, [run, overlay, smoothing, ui["last_drawn"]], [*view_outputs, ui["last_drawn"]],
                      api_visibility="private", show_progress="hidden")
 
     def on_load(*args):

@@ -1,5 +1,5 @@
 """The pipeline widget: start a pipeline file (or watch one), with one row per step and the running
-step's loss chart, and Stop / Resume. The same calls and facts as the GUI's Pipeline tab
+step's charts (with their smoothing), and Stop / Resume. The same calls and facts as the GUI's Pipeline tab
 (`workbench.pipeline`, `workbench.present.pipeline_facts`); a background thread refreshes it while
 the pipeline runs, and the kernel stays free (the pipeline and its runs are processes of their own).
 """
@@ -7,18 +7,16 @@ the pipeline runs, and the kernel stays free (the pipeline and its runs are proc
 from __future__ import annotations
 
 import ipywidgets as widgets
-import plotly.graph_objects as go
 
 from workbench.present import pipeline_facts
 from workbench.present.pipeline import STEP_COLUMNS
-from workbench.widgets.common import Follower, esc, guarded, notice
-from workbench.widgets.train import redraw
+from workbench.widgets.common import ChartGrid, Follower, esc, guarded, notice
 
 
 class PipelineWidget(widgets.VBox):
     """Start the pipeline file `path` (its text editable in `text`), or watch a pipeline with
     `PipelineWidget(pipeline="NAME")`. Attributes a notebook or test reads: `name` (the pipeline's),
-    `steps` (HTML table), `status` (HTML), `loss_chart` (plotly FigureWidget)."""
+    `steps` (HTML table), `status` (HTML), `charts` (a ChartGrid of the running step's run)."""
 
     def __init__(self, path: str | None = None, *, pipeline: str | None = None, poll_s: float = 1.0):
         from pathlib import Path
@@ -37,13 +35,13 @@ class PipelineWidget(widgets.VBox):
         self.resume_button = widgets.Button(description="Resume", disabled=True)
         self.status = widgets.HTML()
         self.steps = widgets.HTML()
-        self.loss_chart = go.FigureWidget()
+        self.charts = ChartGrid()
         self.start_button.on_click(lambda _: self.start())
         self.stop_button.on_click(lambda _: self.stop())
         self.resume_button.on_click(lambda _: self.resume())
         super().__init__([self.path, self.text, widgets.HBox([self.start_button, self.stop_button,
                                                               self.resume_button]),
-                          self.status, self.steps, self.loss_chart])
+                          self.status, self.steps, self.charts])
         if pipeline is not None:
             self.watch(pipeline)
 
@@ -79,9 +77,8 @@ class PipelineWidget(widgets.VBox):
         self._follower.halt()
 
     def refresh(self) -> str:
-        """Read the pipeline once: status line, steps table, and the chart when it changed.
+        """Read the pipeline once: status line, steps table, and the charts when they changed.
         Returns the pipeline's state."""
-        from workbench import charts
         from workbench.pipeline import ACTIVE
         from workbench.runs import get_run
         facts = pipeline_facts(self.name)
@@ -98,6 +95,6 @@ class PipelineWidget(widgets.VBox):
             metrics = get_run(facts.run).metrics()
             seen = (facts.run, len(metrics))
             if seen != self._seen:
-                redraw(self.loss_chart, charts.loss_figure({facts.run: metrics}))
+                self.charts.draw({facts.run: metrics})
                 self._seen = seen
         return state

@@ -1,5 +1,6 @@
-"""The training launcher: start a run (or watch one), with a live loss chart, the stage's own
-metrics, a progress bar, and Stop / Resume.
+"""The training launcher: start a run (or watch one), with live charts of its metrics (one per
+family: loss, accuracy, margins, KL, reward, ...) under a smoothing slider, a progress bar, and
+Stop / Resume.
 
 Everything comes from the run folder: a background thread calls `refresh()` every `poll_s`
 seconds while the run is active, and `refresh()` reads `Run.status()` and `Run.metrics()` and
@@ -12,20 +13,11 @@ from __future__ import annotations
 import threading
 
 import ipywidgets as widgets
-import plotly.graph_objects as go
 
 from workbench.present import primary_file, run_status
-from workbench.widgets.common import Follower, guarded, notice
+from workbench.widgets.common import ChartGrid, Follower, guarded, notice
 
 BAR_STYLE = {"completed": "success", "failed": "danger", "stopped": "warning"}
-
-
-def redraw(widget: go.FigureWidget, figure: go.Figure) -> None:
-    """Make a FigureWidget show `figure` (its traces and layout) in one update."""
-    with widget.batch_update():
-        widget.data = ()
-        widget.add_traces(list(figure.data))
-        widget.layout = figure.layout
 
 
 def status_html(name: str, status: dict) -> str:
@@ -44,7 +36,8 @@ class TrainingLauncher(widgets.VBox):
     takes them), or watch an existing run with `TrainingLauncher(run="NAME")`.
 
     Attributes a notebook or test reads: `run` (the Run), `progress` (IntProgress: value = step,
-    max = max_steps), `loss_chart` and `stage_chart` (plotly FigureWidgets), `status` (HTML).
+    max = max_steps), `charts` (a ChartGrid: `charts.smoothing`, `charts.figures` by chart title),
+    `status` (HTML).
     """
 
     def __init__(self, stage: str = "sft", *, run=None, poll_s: float = 1.0, **settings):
@@ -72,8 +65,7 @@ class TrainingLauncher(widgets.VBox):
         self.resume_button = widgets.Button(description="Resume", disabled=True)
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="Progress")
         self.status = widgets.HTML()
-        self.loss_chart = go.FigureWidget()
-        self.stage_chart = go.FigureWidget()
+        self.charts = ChartGrid()
         self.stage.observe(lambda change: setattr(self.data, "description",
                                                   primary_file(change["new"]).capitalize()), names="value")
         self.start_button.on_click(lambda _: self.start())
@@ -82,7 +74,7 @@ class TrainingLauncher(widgets.VBox):
         super().__init__([widgets.HBox([self.stage, self.model, self.max_steps]),
                           widgets.HBox([self.data, self.name, self.precision]),
                           widgets.HBox([self.start_button, self.stop_button, self.resume_button, self.progress]),
-                          self.status, self.loss_chart, self.stage_chart])
+                          self.status, self.charts])
         if run is not None:
             self.watch(run)
 
@@ -147,7 +139,6 @@ class TrainingLauncher(widgets.VBox):
 
         Returns the run's status dict. Charts are redrawn only when the metrics or state changed.
         """
-        from workbench import charts
         from workbench.runs import ACTIVE_STATES
         with self._lock:
             status = self.run.status()
@@ -164,12 +155,10 @@ class TrainingLauncher(widgets.VBox):
             self.start_button.disabled = active
             seen = (len(metrics), state)
             if seen != self._seen:
-                series = {self.run.name: metrics}
-                redraw(self.loss_chart, charts.loss_figure(series))
-                redraw(self.stage_chart, charts.stage_figure(series))
+                self.charts.draw({self.run.name: metrics})
                 self._seen = seen
             return status
 
     def points(self, key: str = "loss") -> int:
-        """How many points of `key` the loss chart shows (what a test or a reader checks)."""
-        return sum(len(trace.x or ()) for trace in self.loss_chart.data if (trace.meta or {}).get("key") == key)
+        """How many points of `key` the charts show (what a test or a reader checks)."""
+        return self.charts.points(key)
