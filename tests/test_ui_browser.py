@@ -129,6 +129,10 @@ def loss_points(page) -> int:
     return next((len(t["y"]) for t in loss if t["key"] == "loss" and t["kind"] == "raw"), 0)
 
 
+def form_value(page, name: str) -> str:
+    return page.locator(f"#train-{name} textarea, #train-{name} input").first.input_value()
+
+
 def test_1_upload_a_file_and_see_its_format(page, tmp_path):
     choose(page, "model", "tiny")
     fill(page, "max-length", "64")
@@ -179,11 +183,14 @@ def test_3_train_and_watch_the_plot_gain_points(page):
     assert page.locator("#train-model input").input_value() == "tiny"
     assert page.locator("#train-data textarea, #train-data input").first.input_value().endswith("my_chats.jsonl")
     # Enough steps to watch the chart grow: the tiny model trains ~10 steps a second.
+    # The essentials come first, each with its help; the rest waits under More settings, closed.
+    assert page.locator("#train-max_steps").inner_text().count("optimizer steps") == 1
+    assert not page.locator("#train-batch_size").is_visible()
     fill(page, "train-max_steps", str(STEPS))
-    fill(page, "train-batch_size", "2")
     fill(page, "train-learning_rate", "0.001")  # an optional number: empty means the stage's default
     fill(page, "train-name", RUN)
     page.get_by_text("More settings").click()
+    fill(page, "train-batch_size", "2")
     fill(page, "train-eval_steps", "50")
     wanted = [f"--max-steps {STEPS}", "--learning-rate 0.001", "--eval-steps 50"]
     page.wait_for_function("wanted => wanted.every(w => document.querySelector('#train-command').innerText"
@@ -203,12 +210,19 @@ def test_3_train_and_watch_the_plot_gain_points(page):
     assert int(label) >= more
     shot(page, "3b-train-more-points")
 
-    # A page refresh reattaches to the job from its run folder.
+    # A page refresh reattaches to the job from its run folder, and the form shows what it was started
+    # with (from its config.yaml), under no name: Start again makes a new run.
     page.reload()
     page.wait_for_selector("#data-path")
     open_tab(page, "Train")
     page.wait_for_function(f"document.querySelector('#train-progress').innerText.includes('{RUN}')")
     wait_until(lambda: loss_points(page) >= more, timeout=60, what="the reloaded plot")
+    page.get_by_text("More settings").click()
+    kept = {name: form_value(page, name) for name in ("stage", "model", "max_steps", "learning_rate", "batch_size",
+                                                       "eval_steps", "name")}
+    assert kept == {"stage": "sft", "model": "tiny", "max_steps": str(STEPS), "learning_rate": "0.001",
+                    "batch_size": "2", "eval_steps": "50", "name": ""}, kept
+    assert form_value(page, "data").endswith("my_chats.jsonl")
     shot(page, "3c-train-after-reload")
 
     page.locator('#train-progress [data-state="completed"]').wait_for(timeout=300_000)

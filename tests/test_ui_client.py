@@ -258,8 +258,9 @@ def test_the_train_form_follows_the_stage_configs():
     assert config.to_command() == f"workbench train sft --data {SFT} --learning-rate 0.0003"  # defaults kept
     if "ppo" in STAGE_CONFIGS:
         changes = stage_switch(specs, "sft", "ppo", values)
-        assert changes["prompts"] == {"visible": True, "value": SFT}
+        assert changes["prompts"] == {"visible": True, "value": SFT, "info": specs["prompts"]["help"]["ppo"]}
         assert changes["data"] == {"visible": "hidden", "value": ""}  # PPO reads prompts, not data
+        assert changes["batch_size"]["info"].startswith("answers per PPO minibatch")  # PPO's own words
         assert changes["packing"]["visible"] == "hidden" and changes["batch_size"]["visible"] is True
 
 

@@ -31,7 +31,7 @@ from ui.common import UPLOAD_LIMIT, model_names  # noqa: E402
 
 TITLE = "SFT ⇄ RLHF Workbench"
 
-CSS = TOKEN_CSS + runview.CSS + """
+CSS = TOKEN_CSS + runview.CSS + train_tab.CSS + """
 .wb-progress { height: 14px; background: #e5e7eb; border-radius: 7px; overflow: hidden; }
 .wb-bar { height: 100%; background: #2563eb; transition: width 0.5s; }
 .wb-bar.wb-completed { background: #16a34a; } .wb-bar.wb-failed { background: #dc2626; }

@@ -15,18 +15,27 @@ from workbench.present import primary_file
 from workbench.runs import run_names
 from workbench.train.config import STAGE_CONFIGS, RunConfig, config_class
 from workbench.train.knobs import form_choices, form_value
-from ui.common import esc, guarded, model_names, notice, readable
+from ui.common import esc, guarded, log, model_names, notice, readable
 from ui.runview import chart_grid, chart_updates, no_charts, progress_html, samples_table, status_text
 
 POLL_SECONDS = 2.0
-# Fields shown first; the other RunConfig fields go under "More settings", and the fields stages
-# add (beta, from_run, ...) under "Stage settings", grouped by the stages that have them.
-MAIN_FIELDS = ("model", "method", "precision", "data", "prompts", "eval_data", "max_steps", "epochs", "learning_rate",
-               "batch_size", "max_length", "name")
+# The command preview keeps its own height: filled while the tab is not yet drawn (a page load
+# restoring the form), CodeMirror measured its lines there as hundreds of pixels tall.
+CSS = """
+#train-command .cm-scroller { min-height: 3em !important; }
+"""
+# The essentials, shown first (each for the stages that have it): what a run needs, or the one knob
+# of its method (DPO's beta, PPO's KL weight). Everything else, with a default that works, goes under
+# "More settings", closed: first the fields stages add, grouped by the stages that have them, then
+# the rest of RunConfig's.
+MAIN_FIELDS = ("model", "data", "prompts", "from_run", "reward_model", "reward_check", "max_steps", "learning_rate",
+               "beta", "kl_coef", "name")
+FIELD_WIDTH = 220  # px: two fields to a row in the form's column, one where it is narrower
 
 
 def field_specs() -> dict[str, dict]:
-    """name -> {"field": dataclass Field, "defaults": {stage: default}, "shared": on RunConfig}.
+    """name -> {"field": dataclass Field, "defaults": {stage: default}, "help": {stage: its help text},
+    "shared": on RunConfig}. A stage may say more about a field in its own words (PPO's batch_size).
 
     A workbench served beyond this machine leaves out how the machine runs a job (the launcher and
     its processes): the engine refuses them there too."""
@@ -38,9 +47,15 @@ def field_specs() -> dict[str, dict]:
         for f in cls.knobs():
             if f.name in hidden:
                 continue
-            spec = specs.setdefault(f.name, {"field": f, "defaults": {}, "shared": f.name in shared})
+            spec = specs.setdefault(f.name, {"field": f, "defaults": {}, "help": {}, "shared": f.name in shared})
             spec["defaults"][stage] = getattr(defaults, f.name)
+            spec["help"][stage] = f.metadata["help"]
     return specs
+
+
+def field_help(spec: dict, stage: str) -> dict:
+    """{"info": the stage's help text for the field}, or {} where the stage has no such field."""
+    return {"info": spec["help"][stage]} if stage in spec["help"] else {}
 
 
 def form_groups(specs: dict) -> tuple[list[str], dict[tuple, list[str]], list[str]]:
@@ -95,16 +110,19 @@ def config_from_form(stage: str, values: dict):
 
 
 def stage_switch(specs: dict, old: str, new: str, values: dict) -> dict[str, dict]:
-    """What changes in the form when the stage goes from `old` to `new`: name -> {"visible", "value"?}.
+    """What changes in the form when the stage goes from `old` to `new`: name -> {"visible", "info"?,
+    "value"?}.
 
-    Fields of the new stage show, others hide. A field the old stage hid, or left at its default,
-    takes the new stage's default; the training file moves to the field the new stage reads it from
-    (`data` for SFT, `prompts` for PPO), so a file chosen in the Data tab follows the stage.
+    Fields of the new stage show, with its help text, others hide. A field the old stage hid, or
+    left at its default, takes the new stage's default; the training file moves to the field the new
+    stage reads it from (`data` for SFT, `prompts` for PPO), so a file chosen in the Data tab follows
+    the stage.
     """
     changes = {}
     for name, spec in specs.items():
         defaults, f = spec["defaults"], spec["field"]
-        change = {"visible": shown(visible_in(new, name, specs))}
+        visible = visible_in(new, name, specs)
+        change = {"visible": shown(visible), **(field_help(spec, new) if visible else {})}
         # A field the old stage hid holds nothing the user chose for this stage.
         untouched = old not in defaults or values.get(name) == form_value(f, defaults[old])
         if new in defaults and untouched:
@@ -183,15 +201,20 @@ def resume_run(name):
 @guarded
 def load_settings(name):
     """A run's settings in the form: (stage, stage kept, doc, command, groups, each field's update)."""
-    from workbench.runs import get_run
-    from workbench.train import jobs
     if not name:
         raise gr.Error("Choose a run whose settings to load.")
+    return settings_of(name)
+
+
+def settings_of(name: str) -> list:
+    """The form's updates showing run `name`'s config.yaml (`load_settings`' outputs), under no name."""
+    from workbench.runs import get_run
+    from workbench.train import jobs
     config = jobs.load_config(get_run(name))
     values = {**config.to_dict(), "name": None}  # a reloaded run gets a fresh name: run names are unique
     specs = field_specs()
     updates = [gr.update(visible=shown(visible_in(config.stage, n, specs)),
-                         value=form_value(specs[n]["field"], values[n]))
+                         value=form_value(specs[n]["field"], values[n]), **field_help(specs[n], config.stage))
                if n in values else gr.update(visible=shown(False)) for n in form_names()]
     return [config.stage, config.stage, stage_doc(config.stage), command_text(config.stage, values),
             *show_groups(config.stage), *updates]
@@ -262,8 +285,9 @@ def _component(name: str, spec: dict, stage: str, hardware):
     """The component for one config field, chosen by the field's kind (`workbench.train.knobs.knob`)."""
     f, default = spec["field"], spec["defaults"].get(stage, next(iter(spec["defaults"].values())))
     kind, optional = f.metadata["kind"], f.metadata["optional"]
-    common = dict(label=name.replace("_", " "), info=f.metadata["help"], elem_id=f"train-{name}",
-                  visible=shown(visible_in(stage, name, {name: spec})), value=form_value(f, default))
+    common = dict(label=name.replace("_", " "), info=spec["help"].get(stage, f.metadata["help"]),
+                  elem_id=f"train-{name}", visible=shown(visible_in(stage, name, {name: spec})),
+                  value=form_value(f, default), min_width=FIELD_WIDTH)
     if kind == "model":
         return gr.Dropdown(choices=model_names(), allow_custom_value=True, **common)
     if kind == "run":
@@ -274,43 +298,45 @@ def _component(name: str, spec: dict, stage: str, hardware):
         return gr.Checkbox(**common)
     if optional:
         # An optional number stays a text box: empty is a value of its own (None), not 0.
-        return gr.Textbox(placeholder="empty", **common)
+        return gr.Textbox(placeholder="empty", max_lines=1, **common)
     if kind in ("int", "float"):
         return gr.Number(precision=0 if kind == "int" else None, **common)
-    return gr.Textbox(**common)
+    return gr.Textbox(max_lines=1, **common)
 
 
 def _grid(form: dict, names: list[str], specs: dict, stage: str, hardware) -> None:
-    """Fields two to a row: the form stays short enough to see Start without scrolling far."""
-    for i in range(0, len(names), 2):
-        with gr.Row():
-            for name in names[i:i + 2]:
-                form[name] = _component(name, specs[name], stage, hardware)
+    """Fields in one row that wraps, as many to a line as fit (two in the form's column): a field
+    the stage hides leaves no gap, and the form stays short enough to see Start."""
+    with gr.Row():
+        for name in names:
+            form[name] = _component(name, specs[name], stage, hardware)
 
 
 def _form_column(stage: str, hardware) -> dict:
-    """The left column: the stage, its form (main, stage and more settings), the buttons and the
-    command preview. Returns its components by name; "form" maps each field to its component."""
+    """The left column: the stage, its essentials, the buttons, the command preview, and "More
+    settings" (closed): the stage's own fields, then the rest. Returns its components by name;
+    "form" maps each field to its component, "groups" the stage groups' columns."""
     from workbench.models.hardware import describe_precision
     specs = field_specs()
     main, own, more = form_groups(specs)
     ui = {"stage": gr.Dropdown(choices=list(STAGE_CONFIGS), value=stage, label="Stage", elem_id="train-stage"),
           "stage_doc": gr.Markdown(stage_doc(stage), elem_id="train-stage-doc"), "form": {}, "groups": []}
     _grid(ui["form"], main, specs, stage, hardware)
-    gr.Markdown(f"*{esc(hardware.reason)} {esc(describe_precision(hardware))}*", elem_id="train-hardware")
     with gr.Row():
-        ui["start"] = gr.Button("Start", variant="primary", elem_id="train-start")
-        ui["stop"] = gr.Button("Stop", variant="stop", elem_id="train-stop")
-        ui["resume"] = gr.Button("Resume", elem_id="train-resume")
+        ui["start"] = gr.Button("Start", variant="primary", elem_id="train-start", min_width=90)
+        ui["stop"] = gr.Button("Stop", variant="stop", elem_id="train-stop", min_width=90)
+        ui["resume"] = gr.Button("Resume", elem_id="train-resume", min_width=90)
     ui["command"] = gr.Code(label="The same run from the command line", language="shell", interactive=False,
                             wrap_lines=True, lines=2, max_lines=6, elem_id="train-command")
-    with gr.Accordion("Stage settings", open=True):
+    with gr.Accordion("More settings", open=False, elem_id="train-more"):
         for stages, group in own.items():
             with gr.Column(elem_classes=group_classes(stage in stages)) as column:
+                gr.Markdown(f"**{esc(', '.join(stages))}**")
                 _grid(ui["form"], group, specs, stage, hardware)
             ui["groups"].append(column)
-    with gr.Accordion("More settings", open=False):
+        gr.Markdown("**every stage**")
         _grid(ui["form"], more, specs, stage, hardware)
+        gr.Markdown(f"*{esc(hardware.reason)} {esc(describe_precision(hardware))}*", elem_id="train-hardware")
     return ui
 
 
@@ -357,11 +383,21 @@ def _wire_run_view(ui: dict, ctx: dict, first: str) -> None:
     ui["timer"].tick(poll, [run, overlay, smoothing, ui["last_drawn"]], [*view_outputs, ui["last_drawn"]],
                      api_visibility="private", show_progress="hidden")
 
+    settings = [ui["stage"], ui["stage_state"], ui["stage_doc"], ui["command"], *ui["groups"], *ui["form"].values()]
+
     def on_load(*args):
-        names_now = run_names()
-        return (gr.update(choices=names_now, value=initial_run()), gr.update(choices=names_now),
-                command_text(first, values_of(args)))
-    ctx["demo"].load(on_load, list(ui["form"].values()), [run, overlay, ui["command"]], api_name="reattach")
+        """A (re)loaded page shows the run training now, else the newest, and its settings in the
+        form (from its config.yaml): a refresh keeps the form the run was started with."""
+        names_now, shown_run = run_names(), initial_run()
+        pickers = gr.update(choices=names_now, value=shown_run), gr.update(choices=names_now)
+        if shown_run:
+            try:
+                return *pickers, *settings_of(shown_run)
+            except Exception as error:  # noqa: BLE001 - a broken run folder leaves the form as it is
+                log.warning("cannot load %s's settings into the form: %s", shown_run, readable(error))
+        command = command_text(first, values_of(args))
+        return *pickers, *(command if c is ui["command"] else gr.skip() for c in settings)
+    ctx["demo"].load(on_load, list(ui["form"].values()), [run, overlay, *settings], api_name="reattach")
 
 
 def _link_other_tabs(ui: dict, ctx: dict, tab) -> None:
@@ -379,23 +415,27 @@ def _link_other_tabs(ui: dict, ctx: dict, tab) -> None:
         lambda path, st: [gr.update(value=path) if n == primary_file(st) else gr.skip() for n in file_fields],
         [ctx["data_path"], ui["stage"]], [form[n] for n in file_fields], api_visibility="private",
         show_progress="hidden")
-    run_fields = {n: c for n, c in form.items() if field_specs()[n]["field"].metadata["kind"] == "run"}
-
-    def refresh_choices():
-        names_now = run_names()
-        return gr.update(choices=names_now), gr.update(choices=names_now), *(
-            gr.update(choices=run_choices(field_specs()[n]["field"])) for n in run_fields)
-    tab.select(refresh_choices, None, [ui["run"], ui["overlay"], *run_fields.values()], api_visibility="private")
+    def on_visit(stage):
+        """Fresh run pickers, and the stage's fields shown: a (re)loaded page fills the form before
+        the tab is first drawn, and the fields' visibility set then is lost (their values are kept)."""
+        names_now, specs = run_names(), field_specs()
+        fields = [gr.update(visible=shown(visible_in(stage, n, specs)), **field_help(specs[n], stage), **(
+            {"choices": run_choices(specs[n]["field"])} if specs[n]["field"].metadata["kind"] == "run" else {}))
+            for n in form]
+        return gr.update(choices=names_now), gr.update(choices=names_now), *show_groups(stage), *fields
+    tab.select(on_visit, ui["stage"], [ui["run"], ui["overlay"], *ui["groups"], *form.values()],
+               api_visibility="private")
 
 
 def build(ctx: dict) -> gr.Tab:
     from workbench.models import detect_hardware
     first = next(iter(STAGE_CONFIGS))
     with gr.Tab("Train", id="train", elem_id="tab-train") as tab:
+        # Side by side where both fit, else the form above the run (a 1024 px window).
         with gr.Row():
-            with gr.Column(scale=2):
+            with gr.Column(scale=2, min_width=440):
                 ui = _form_column(first, detect_hardware())
-            with gr.Column(scale=3):
+            with gr.Column(scale=3, min_width=520):
                 ui.update(_run_column())
         ui.update(last_drawn=gr.State(None), stage_state=gr.State(first), timer=gr.Timer(POLL_SECONDS))
     _wire_form(ui)
