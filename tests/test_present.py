@@ -129,3 +129,30 @@ def test_the_runs_table_is_compact_filters_sorts_and_shows_each_stages_headline(
     assert names(sort="value") == ["a-sft", "b-rm", "c-dpo", "d-ppo"]  # 1.7, 0.5, 0.25, then none
     assert names(stage="dpo") == ["c-dpo"] and names(state="completed") == ["a-sft", "d-ppo"]
     assert names(stage="sft", state="failed") == []
+
+
+def test_the_first_run_path_follows_the_home(fresh_home):
+    """Shown while the home has no runs but its own; each step done, and ready, by the runs there."""
+    from workbench.present.start import DPO_RUN, SFT_RUN, compare_models, start_config, start_path
+    path = start_path()
+    assert path.show and [s.label for s in path.steps] == ["1 · Sample data", "2 · Tokens", "3 · SFT",
+                                                            "4 · Preferences", "5 · Compare"]
+    assert not any(s.done for s in path.steps) and not path.step("compare").ready
+    assert "Sample data" in path.line
+    assert start_path(seen=["data"]).step("data").done and "Tokens" in start_path(seen=["data"]).line
+    sft = make_run(SFT_RUN, state="running", pid=os.getpid(), step=3, max_steps=12)
+    path = start_path()
+    assert path.step("sft").label == "3 · SFT (running)" and not path.step("preferences").ready
+    assert path.step("tokens").done and path.line == "SFT: start-sft is training; the Train tab shows it live."
+    (sft.path / "adapter").mkdir()
+    sft.update_status(state="completed", step=12)
+    make_run(DPO_RUN, stage="dpo", state="stopped", step=1, max_steps=10)
+    path = start_path()
+    assert path.show and path.step("sft").done and path.step("preferences").ready and path.step("compare").ready
+    assert path.step("preferences").label == "4 · Preferences (stopped)" and compare_models() == ["base", SFT_RUN]
+    assert path.line.startswith("Preferences: start-dpo stopped")
+    config = start_config("preferences", "tiny")
+    assert (config.stage, config.name, config.from_run, config.max_steps) == ("dpo", DPO_RUN, SFT_RUN, 10)
+    assert config.data.endswith("sample_data/preference.jsonl")
+    make_run("mine", state="completed", step=4, max_steps=4)
+    assert not start_path().show  # a run of the user's own: the path goes

@@ -133,6 +133,47 @@ def form_value(page, name: str) -> str:
     return page.locator(f"#train-{name} textarea, #train-{name} input").first.input_value()
 
 
+def test_0_an_empty_home_opens_on_the_first_run_path(page):
+    """No runs yet: the page opens on five one-click steps, each filling and opening its tab, from
+    the sample data to the base and the new models answering side by side."""
+    panel = page.locator("#start-here")
+    panel.wait_for()
+    assert "Start here" in text(page, "start-here")
+    labels = [page.locator(f"#start-{key}").inner_text() for key in ("data", "tokens", "sft", "preferences", "compare")]
+    assert labels == ["1 · Sample data", "2 · Tokens", "3 · SFT", "4 · Preferences", "5 · Compare"]
+    assert not page.locator("#start-compare").is_enabled()  # Compare waits for the SFT run
+    shot(page, "0a-start-here")
+    choose(page, "model", "tiny")
+    page.locator("#start-data").click()
+    page.wait_for_function("document.querySelector('#data-summary').innerText.includes('sft.jsonl')")
+    assert "format messages" in text(page, "data-summary")
+    page.locator("#start-tokens").click()
+    page.locator("#tok-chips .tok.trained").first.wait_for()
+    page.locator("#start-sft").click()
+    page.wait_for_function("document.querySelector('#train-progress')?.innerText.includes('start-sft')")
+    page.wait_for_function("document.querySelector('#start-sft').innerText.includes('✓')", timeout=240_000)
+    page.locator("#start-preferences").click()
+    page.wait_for_function("document.querySelector('#train-progress')?.innerText.includes('start-dpo')")
+    page.wait_for_function("document.querySelector('#start-preferences').innerText.includes('running')")
+    # DPO's own charts, drawn as it trains. (Its ten steps take a minute and a half on the tiny model:
+    # the run is stopped here, and Compare goes on with the base and the SFT run.)
+    wait_until(lambda: {"Accuracy", "Margins"} <= set(drawn_charts(page, "train")), timeout=120,
+               what="DPO's charts")
+    page.locator("#train-stop").click()
+    page.wait_for_function("document.querySelector('#start-preferences').innerText.includes('stopped')",
+                           timeout=120_000)
+    page.locator("#start-compare").click()
+    page.wait_for_function("document.querySelector('#compare-score-2')?.innerText.includes('tokens in')",
+                           timeout=180_000)
+    assert "start-sft" in text(page, "compare-score-2") and "base" in text(page, "compare-score-1")
+    assert "Which language has the most native speakers?" in text(page, "compare-chat-1")
+    page.wait_for_function("document.querySelector('#start-compare').innerText.includes('✓')")
+    assert "Preferences" in text(page, "start-line")  # the one step left: DPO did not complete
+    shot(page, "0b-start-here-compared")
+    page.locator("#compare-clear").click()  # the Compare test below starts a conversation of its own
+    open_tab(page, "Data")
+
+
 def test_1_upload_a_file_and_see_its_format(page, tmp_path):
     choose(page, "model", "tiny")
     fill(page, "max-length", "64")
@@ -140,8 +181,10 @@ def test_1_upload_a_file_and_see_its_format(page, tmp_path):
     fill(page, "data-path", "/nonexistent/chats.jsonl")
     page.locator("#data-inspect").click()
     page.get_by_text("file not found").first.wait_for()
-    # The toast's title is the one "Error" shown: no bare badges over the outputs.
-    assert page.locator('text="Error" >> visible=true').count() <= 1
+    # The toast's title is the one "Error" shown: no bare badges over the outputs. (Outputs that an
+    # event filled before, as the first-run path's did, also tell a screen reader, off screen: .sr-only.)
+    assert page.locator('text="Error" >> visible=true').evaluate_all(
+        "found => found.filter(e => !e.closest('.sr-only')).length") <= 1
     shot(page, "1a-bad-path-message")
     page.locator(".toast-close").first.click()
 
@@ -214,6 +257,7 @@ def test_3_train_and_watch_the_plot_gain_points(page):
     # with (from its config.yaml), under no name: Start again makes a new run.
     page.reload()
     page.wait_for_selector("#data-path")
+    assert not page.locator("#start-here").is_visible()  # the home has a run of its own now
     open_tab(page, "Train")
     page.wait_for_function(f"document.querySelector('#train-progress').innerText.includes('{RUN}')")
     wait_until(lambda: loss_points(page) >= more, timeout=60, what="the reloaded plot")
@@ -301,10 +345,11 @@ def test_5_runs_tab_lists_the_run(page):
     page.wait_for_function(f"document.querySelector('#runs-table').innerText.includes('{RUN}')")
     table = text(page, "runs-table")
     assert "completed" in table and "tiny" in table
-    # compact: the stage's headline metric, not a column for every metric of every stage
-    assert "metric" in table and "mean_token_accuracy" not in table and "rewards/margins" not in table
-    columns = page.evaluate("() => document.querySelectorAll('#runs-table thead th').length")
-    assert 0 < columns <= 10, columns
+    # compact: the stage's headline metric, not a column for every metric of every stage (the
+    # first-run path's DPO run names its own headline, eval_rewards/margins, in the metric column)
+    headers = page.evaluate("() => [...document.querySelectorAll('#runs-table thead th')].map(th => th.innerText)")
+    assert "metric" in " ".join(headers) and not any("accuracy" in h or "margins" in h for h in headers), headers
+    assert 0 < len(headers) <= 10, headers
     choose(page, "runs-stage", "dpo")  # filtered by stage: the SFT run leaves the table
     page.wait_for_function(f"!document.querySelector('#runs-table').innerText.includes('{RUN}')")
     choose(page, "runs-stage", "all")

@@ -26,12 +26,12 @@ from starlette.middleware import Middleware  # noqa: E402
 from starlette.middleware.trustedhost import TrustedHostMiddleware  # noqa: E402
 
 from ui import (compare_tab, data_tab, deploy_tab, feedback_tab, pipeline_tab, runs_tab, runview,  # noqa: E402
-                tokens_tab, train_tab)
+                start_panel, tokens_tab, train_tab)
 from ui.common import UPLOAD_LIMIT, model_names  # noqa: E402
 
 TITLE = "SFT ⇄ RLHF Workbench"
 
-CSS = TOKEN_CSS + runview.CSS + train_tab.CSS + """
+CSS = TOKEN_CSS + runview.CSS + start_panel.CSS + train_tab.CSS + """
 .wb-progress { height: 14px; background: #e5e7eb; border-radius: 7px; overflow: hidden; }
 .wb-bar { height: 100%; background: #2563eb; transition: width 0.5s; }
 .wb-bar.wb-completed { background: #16a34a; } .wb-bar.wb-failed { background: #dc2626; }
@@ -79,7 +79,8 @@ def build_app() -> gr.Blocks:
             max_length = gr.Number(value=512, precision=0, minimum=8, label="max_length (tokens; the trainer cuts here)",
                                    elem_id="max-length", scale=1)
         ctx: dict = {"demo": app, "model": model, "max_length": max_length}
-        with gr.Tabs(elem_id="tabs"):
+        start_panel.build(ctx)  # the first-run path: shown while the home has no runs
+        with gr.Tabs(elem_id="tabs") as tabs:
             data_tab.build(ctx)
             tokens_tab.build(ctx)
             train_tab.build(ctx)
@@ -88,6 +89,8 @@ def build_app() -> gr.Blocks:
             feedback_tab.build(ctx)
             runs_tab.build(ctx)
             deploy_tab.build(ctx)
+        ctx["tabs"] = tabs
+        start_panel.wire(ctx)
     return app
 
 

@@ -181,4 +181,5 @@ def build(ctx: dict) -> gr.Tab:
                 gr.update(choices=model_names()))
     tab.select(refresh, ctx["model"], [*pickers, reward, base], api_visibility="private")
     ctx["model"].change(lambda m: m, ctx["model"], base, api_visibility="private")
+    ctx.update(compare_send=(send, inputs, outputs), compare_pickers=pickers, compare_prompt=prompt)
     return tab

@@ -135,5 +135,6 @@ def build(ctx: dict) -> gr.Tab:
     path.submit(inspect_data, inputs, outputs, api_visibility="private")
     val_fraction.release(on_split, [path, val_fraction, eval_file], split, api_visibility="private")
     eval_file.input(on_split, [path, val_fraction, eval_file], split, api_visibility="private")
-    ctx.update(data_path=path, val_fraction=val_fraction, eval_file=eval_file, data_summary=summary)
+    ctx.update(data_path=path, val_fraction=val_fraction, eval_file=eval_file, data_summary=summary,
+               data_inspect=(inspect_data, inputs, outputs))
     return tab

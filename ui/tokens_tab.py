@@ -65,4 +65,5 @@ def build(ctx: dict) -> gr.Tab:
     for trigger in (row.release, assistant_only.input, ctx["max_length"].submit, ctx["model"].input):
         trigger(show_tokens_if_chosen, inputs, outputs, api_visibility="private")
     tab.select(show_tokens_if_chosen, inputs, outputs, api_visibility="private")
+    ctx["tokens_show"] = (show_tokens, inputs, outputs)
     return tab
