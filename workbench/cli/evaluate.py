@@ -116,10 +116,9 @@ def cmd_report(args) -> int:
         print_json(record)
         return EXIT_OK
     header, rows = reports.report_table(record)
-    width = max(len(h) for h in header[1:]) + 2
-    print(f"{header[0]:<22}" + "".join(f"{h:>{width}}" for h in header[1:]))
-    for row in rows:
-        print(f"{row[0]:<22}" + "".join(f"{cell:>{width}}" for cell in row[1:]))
+    first, width = max(len(row[0]) for row in [header, *rows]) + 2, max(len(h) for h in header[1:]) + 2
+    for row in [header, *rows]:
+        print(f"{row[0]:<{first}}" + "".join(f"{cell:>{width}}" for cell in row[1:]))
     print()
     for line in reports.summary_lines(record):
         print(f"- {line}")
