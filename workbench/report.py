@@ -19,7 +19,7 @@ from pathlib import Path
 from workbench import paths
 from workbench.charts import COLORS
 from workbench.errors import DataError
-from workbench.evaluate.report import METRICS, changes_from_base, load_report, measure_report
+from workbench.evaluate.report import METRICS, changes_from_base, facing, load_report, measure_report
 from workbench.io import claim_id, write_atomic, write_json_atomic
 
 LABELS = {key: label for key, label, _, _ in METRICS}
@@ -127,10 +127,11 @@ def metrics_figure(record: dict):
 
 
 def win_rate_figure(record: dict):
-    """Each pair's win rate (reward-model score of greedy answers) with its Wilson interval."""
+    """Each pair's win rate (reward-model score of greedy answers) with its Wilson interval, seen
+    from the model listed later (the base is listed first, so "sft-1 vs base" reads as SFT's gain)."""
     import plotly.graph_objects as go
 
-    pairs = [row for row in record.get("win_rates", []) if row.get("win_rate") is not None]
+    pairs = [facing(row, row["opponent"]) for row in record.get("win_rates", []) if row.get("win_rate") is not None]
     fig = go.Figure(go.Bar(
         y=[f"{row['model']} vs {row['opponent']}" for row in pairs], x=[row["win_rate"] for row in pairs],
         orientation="h", marker={"color": COLORS[0]},
@@ -163,6 +164,7 @@ def tradeoff_figure(record: dict):
                 if x is None or y is None:
                     continue
                 fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers+text", text=[model], textposition="top center",
+                                         cliponaxis=False,
                                          marker={"size": 12, "color": _colour(record, model)}, name=model,
                                          legendgroup=model, showlegend=col == 1), row=1, col=col)
             fig.update_xaxes(title_text=LABELS[x_key], row=1, col=col)

@@ -354,14 +354,14 @@ def changes_from_base(record: dict) -> list[dict]:
             better = None if direction is None or delta == 0 else (delta > 0) == (direction == "higher")
             changes.append({"key": key, "label": name, "base": base[key], "value": values[key],
                             "delta": delta, "better": better})
-        versus = next((_facing(row, label) for row in record.get("win_rates", [])
+        versus = next((facing(row, label) for row in record.get("win_rates", [])
                        if {row["model"], row["opponent"]} == {label, "base"}), None)
         out.append({"model": label, "stage": record["stages"].get(label), "changes": changes,
                     "kl_to_base": values.get("kl_to_base"), "win_rate_vs_base": versus})
     return out
 
 
-def _facing(row: dict, model: str) -> dict:
+def facing(row: dict, model: str) -> dict:
     """A win_rates row seen from `model`'s side (the opponent's rate is 1 - rate)."""
     if row["model"] == model or row["win_rate"] is None:
         return row
@@ -380,5 +380,5 @@ def load_report(path) -> dict:
         raise DataError(f"cannot read the report: {error}", path=path) from None
 
 
-__all__ = ["METRICS", "changes_from_base", "corpus_bleu", "distinct_n", "diversity", "drift", "kl_per_token",
+__all__ = ["METRICS", "changes_from_base", "corpus_bleu", "distinct_n", "diversity", "drift", "facing", "kl_per_token",
            "load_report", "measure_report", "prompt_and_reference", "rouge_l", "self_bleu", "words"]
