@@ -1,7 +1,9 @@
 """The whole path through the app in a real headless browser (Debian's chromium, driven by
-Playwright), on the tiny model: upload a file and see its format and problem lines, open the
-tokenization view, start a short SFT run and watch the loss plot gain points (and survive a page
-reload), compare the base and the new run side by side, and find the run in the Runs tab.
+Playwright), on the tiny model: take the first-run path an empty home opens on, upload a file and
+see its format and problem lines, open the tokenization view, start a short SFT run and watch the
+loss chart gain points (a page reload keeps the run and its form; smoothing redraws the curve and
+keeps the raw one), compare the base and the new run side by side, find the run in the Runs tab,
+and see every tab fit a 1024 px window.
 
 The app runs as `python -m workbench launch` in its own process with an empty WORKBENCH_HOME.
 Every step saves a screenshot under tests/screenshots/ and asserts on what the page shows.
@@ -422,3 +424,18 @@ steps:
     loss = drawn_charts(page, "pipeline")["Loss"]
     assert [len(t["y"]) for t in loss if t["kind"] == "raw"][0] >= 2  # the DPO run's loss, step by step
     shot(page, "7-pipeline")
+
+
+def test_9_every_tab_fits_a_1024_px_window(page):
+    """At 1024x800 no tab scrolls sideways, and every chart fits the box it is drawn in."""
+    page.set_viewport_size({"width": 1024, "height": 800})
+    tabs = page.locator('#tabs [role="tab"]').all_inner_texts()
+    assert len(tabs) >= 8, tabs
+    for name in tabs:
+        open_tab(page, name)
+        shot(page, f"9-1024-{name.lower()}")  # (waits for the charts to be drawn)
+        wide = page.evaluate("""() => [document.scrollingElement.scrollWidth, window.innerWidth,
+            [...document.querySelectorAll('.js-plotly-plot')].filter(p => p.offsetParent !== null)
+              .filter(p => p.getBoundingClientRect().right > p.parentElement.getBoundingClientRect().right + 1
+                           || p.getBoundingClientRect().right > window.innerWidth).length]""")
+        assert wide[0] <= wide[1] and wide[2] == 0, (name, wide)
