@@ -426,6 +426,49 @@ steps:
     shot(page, "7-pipeline")
 
 
+def test_8_report_tab_and_its_html_file(page, tmp_path):
+    """Report: the pipeline's two runs (filled in from the pipeline), measured on held-out files;
+    the tab shows the table, the charts and the answers; the HTML file it offers opens on its own
+    in Chromium with every chart drawn."""
+    open_tab(page, "Report")
+    choose(page, "report-pipeline", "ui-pipe")
+    page.wait_for_function("document.querySelector('#report-models').innerText.includes('ui-pipe-dpo')")
+    fill(page, "report-rows", "2")
+    fill(page, "report-samples", "2")
+    fill(page, "report-max-new", "8")
+    page.locator("#report-build").click()
+    page.wait_for_function("document.querySelector('#report-status').innerText.startsWith('report-')",
+                           timeout=300_000)
+    table = text(page, "report-table")
+    assert "ui-pipe-sft (sft)" in table and "ui-pipe-dpo (dpo)" in table and "KL to base" in table
+    assert "ui-pipe-dpo (dpo):" in text(page, "report-summary")
+    loss = page.evaluate("""() => [...document.querySelectorAll('#report-table [role=row]')]
+        .map(row => [...row.querySelectorAll('[role=gridcell], td')].map(td => td.innerText.trim()))
+        .find(cells => cells.length && cells[0].startsWith('held-out loss'))""")
+    # "base" is the model the runs were trained from (tiny: random, about ln(49152) = 10.8 nats a
+    # token), not the app's model picker
+    assert abs(float(loss[1]) - float(loss[2])) < 1, loss
+    drawn = page.evaluate("""() => [...document.querySelectorAll('[id^=report-chart-] .js-plotly-plot')]
+        .map(plot => plot.data ? plot.data.length : 0)""")
+    assert len(drawn) == 2 and min(drawn) >= 3  # numbers per model (bars), gain against cost (a point a model)
+    shot(page, "8-report-tab")
+
+    # Download the HTML as a user does, then open the file on its own: no server, no network.
+    with page.expect_download() as download:
+        page.locator("#report-files a[href$='.html']").first.click()
+    saved = tmp_path / "report.html"
+    download.value.save_as(saved)
+    report = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    report.goto(saved.as_uri())
+    report.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length >= 2")
+    charts = report.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+        .map(plot => ({traces: plot.data.length, bars: plot.querySelectorAll('.bars path, .points path').length}))""")
+    assert len(charts) == 2 and all(c["traces"] >= 3 and c["bars"] >= 3 for c in charts)
+    assert "ui-pipe-dpo (dpo)" in report.locator("#numbers").inner_text()
+    report.screenshot(path=str(SHOTS / "8-report-html.png"), full_page=True)
+    report.close()
+
+
 def test_9_every_tab_fits_a_1024_px_window(page):
     """At 1024x800 no tab scrolls sideways, and every chart fits the box it is drawn in."""
     page.set_viewport_size({"width": 1024, "height": 800})

@@ -292,3 +292,26 @@ def test_win_rate_table():
     assert (row["model"], row["opponent"], row["wins"], row["losses"], row["ties"]) == ("base", "sft-1", 0, 2, 1)
     assert row["win_rate"] == round(0.5 / 3, 3) and 0 <= row["ci_low"] <= row["win_rate"] <= row["ci_high"]
 
+
+def test_report_tab_builds_shows_and_reopens_a_report(client, home):
+    """On the base alone (no run needed): the table, the charts, the answers and both files."""
+    sft_eval, prompts = str(ROOT / "sample_data" / "sft_eval.jsonl"), str(ROOT / "sample_data" / "prompts.jsonl")
+    out = client.predict(["base"], "", sft_eval, "", prompts, 2, 2, 4, "tiny", api_name="/report")
+    status, summary, table, chart, win_rates, tradeoff, examples, files = out
+    assert status.startswith("**report-") and "2 held-out files" in status
+    metrics = [row[0] for row in table["data"]]
+    assert table["headers"] == ["metric", "base"]
+    assert {"held-out loss ↓", "distinct-2 ↑", "self-BLEU ↓", "ROUGE-L ↑", "KL to base ↓"} <= set(metrics)
+    figure = json.loads(chart["value"]["plot"])
+    assert len(figure["data"]) == len(metrics)  # one bar chart per measured number
+    assert summary == "*Only the base: nothing moved.*"
+    assert not win_rates["visible"] and not tradeoff["visible"]  # no reward model; one model: no trade-off
+    assert examples["headers"] == ["prompt", "base"] and len(examples["data"]) == 2
+    names = sorted(Path(f).suffix for f in files)
+    assert names == [".html", ".json"]  # both downloadable from the app
+    report_id = status.strip("*").split(":")[0]
+    assert json.loads(Path([f for f in files if f.endswith(".json")][0]).read_text())["id"] == report_id
+    again = client.predict(report_id, api_name="/open_report")
+    assert again[0] == status and again[2]["data"] == table["data"]
+    with pytest.raises(AppError, match="held-out file"):
+        client.predict(["base"], "", "", "", "", 2, 2, 4, "tiny", api_name="/report")

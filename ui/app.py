@@ -4,7 +4,7 @@
     launch(port=7860)                                   # blocks; the CLI's `workbench launch`
     launch(port=0, open_browser=False, prevent_thread_lock=True)   # tests: returns the running app
 
-Tabs: Data, Tokenization, Train, Pipeline, Compare, Feedback, Runs, Deploy (one module each). The app binds another interface,
+Tabs: Data, Tokenization, Train, Pipeline, Compare, Report, Feedback, Runs, Deploy (one module each). The app binds another interface,
 or shares a public link, only with authentication; analytics are off; uploads are limited to data
 files of at most 200 MB. Served beyond this machine, typed paths reach only the workbench's own
 folders and those given as `allowed_dirs` (`workbench.paths.share_reads`), and the Train form
@@ -25,8 +25,8 @@ import gradio as gr  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 from starlette.middleware.trustedhost import TrustedHostMiddleware  # noqa: E402
 
-from ui import (compare_tab, data_tab, deploy_tab, feedback_tab, pipeline_tab, runs_tab, runview,  # noqa: E402
-                start_panel, tokens_tab, train_tab)
+from ui import (compare_tab, data_tab, deploy_tab, feedback_tab, pipeline_tab, report_tab, runs_tab,  # noqa: E402
+                runview, start_panel, tokens_tab, train_tab)
 from ui.common import UPLOAD_LIMIT, model_names  # noqa: E402
 
 TITLE = "SFT ⇄ RLHF Workbench"
@@ -86,6 +86,7 @@ def build_app() -> gr.Blocks:
             train_tab.build(ctx)
             pipeline_tab.build(ctx)
             compare_tab.build(ctx)
+            report_tab.build(ctx)
             feedback_tab.build(ctx)
             runs_tab.build(ctx)
             deploy_tab.build(ctx)
@@ -119,7 +120,9 @@ def launch(host: str = "127.0.0.1", port: int | None = 7860, *, share: bool = Fa
                    prevent_thread_lock=prevent_thread_lock, max_file_size=UPLOAD_LIMIT, show_error=True,
                    quiet=quiet, ssr_mode=False, mcp_server=False, pwa=False, enable_monitoring=False,
                    css=CSS, head=feedback_tab.SHORTCUTS_JS, footer_links=["gradio", "settings"],
-                   app_kwargs={"middleware": middleware})
+                   app_kwargs={"middleware": middleware},
+                   # The Report tab offers its HTML and JSON for download; nothing else of the home is served.
+                   allowed_paths=[str(paths.home() / "reports")])
     except OSError as error:
         raise ConfigError(f"cannot serve on {host}:{port}: {error}",
                           hint="Another program uses that port: choose one with --port N.") from None
