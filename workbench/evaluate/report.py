@@ -265,6 +265,9 @@ def measure_report(models, *, sft_data=None, preference_data=None, prompts=None,
         raise DataError("the held-out data has no prompts to answer",
                         hint="Give a prompts or preference file, or SFT rows with an assistant turn.")
 
+    if comparer is not None and "base" not in comparer.models:
+        raise ConfigError("the report measures drift from the base: the Comparer given must serve 'base'.",
+                          hint="Create it with 'base' among its models, or let the report load its own.")
     tell("loading " + ", ".join(labels))
     comparer = comparer or Comparer(labels, base=base, reward_model=reward_model, precision=precision)
     labels = comparer.models
