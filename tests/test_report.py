@@ -186,6 +186,9 @@ def test_report_refuses_what_it_cannot_measure(runs):
         make_report([runs["sft"]])
     with pytest.raises(ConfigError, match="samples must be at least 2"):
         make_report([runs["sft"]], sft_data=SFT_EVAL, samples=1)
+    from workbench.evaluate import Comparer
+    with pytest.raises(ConfigError, match="must serve 'base'"):
+        make_report([runs["sft"]], sft_data=SFT_EVAL, comparer=Comparer([runs["sft"]]))
 
 
 def test_cli_report_writes_html_and_json(runs, tmp_path, capsys):
