@@ -170,6 +170,14 @@ def _rows(source, task: str, max_rows: int | None) -> list[dict]:
     return rows[:max_rows] if max_rows else rows
 
 
+def score_answers(scorer, prompts: list, texts: list[str]) -> list[float]:
+    """The reward of each (prompt messages, answer text), in order. Identical pairs are scored once,
+    so they score identically (a tie in `win_rates`) whatever batch they would have landed in."""
+    unique = list(dict.fromkeys((json.dumps(prompt), text) for prompt, text in zip(prompts, texts)))
+    scored = dict(zip(unique, scorer.score_many([(json.loads(p), t) for p, t in unique])))
+    return [float(scored[(json.dumps(prompt), text)]) for prompt, text in zip(prompts, texts)]
+
+
 def _reward_results(comparer, scorer, prompts: list[dict], sampling: dict) -> tuple[dict, dict]:
     """Each variant's answers to `prompts` and their rewards: ({label: [rewards]}, {label: [rows]})."""
     rewards, generations = {}, {}
@@ -180,11 +188,7 @@ def _reward_results(comparer, scorer, prompts: list[dict], sampling: dict) -> tu
                                     for label in comparer.models], **settings) for row in prompts]
     for column, label in enumerate(comparer.models):
         answers = [answered[column] for answered in per_prompt]
-        # Identical answers must score identically (a tie), whatever batch they land in.
-        unique = list(dict.fromkeys((json.dumps(row["prompt"]), a.text) for row, a in zip(prompts, answers)))
-        scored = dict(zip(unique, scorer.score_many([(json.loads(p), t) for p, t in unique])))
-        rewards[label] = [float(scored[(json.dumps(row["prompt"]), a.text)])
-                          for row, a in zip(prompts, answers)]
+        rewards[label] = score_answers(scorer, [row["prompt"] for row in prompts], [a.text for a in answers])
         generations[label] = [{"prompt": row["prompt"], "text": a.text, "tokens": a.tokens,
                                "reward": r} for row, a, r in zip(prompts, answers, rewards[label])]
     return rewards, generations

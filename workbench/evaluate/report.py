@@ -245,7 +245,9 @@ def measure_report(models, *, sft_data=None, preference_data=None, prompts=None,
     "win_rates", "examples" ([{"prompt", "reference", "answers": {label: text}}]).
     """
     from workbench.evaluate.compare import Comparer, parse_models
-    from workbench.evaluate.evaluate import _rows, _run_names, preference_accuracy, sft_loss, win_rates
+    from workbench.evaluate.evaluate import (
+        _describe, _rows, _run_names, preference_accuracy, score_answers, sft_loss, win_rates,
+    )
 
     started = time.perf_counter()
     tell = on_progress or (lambda text: None)
@@ -290,8 +292,8 @@ def measure_report(models, *, sft_data=None, preference_data=None, prompts=None,
     if scorer is not None:
         tell("scoring the answers with the reward model")
         for label in labels:
-            scores[label] = [float(s) for s in scorer.score_many([(item["prompt"], a.text)
-                                                                  for item, a in zip(items, greedy[label])])]
+            scores[label] = score_answers(scorer, [item["prompt"] for item in items],
+                                          [a.text for a in greedy[label]])
             metrics[label].update(mean_reward=statistics.fmean(scores[label]),
                                   reward_std=statistics.pstdev(scores[label]), prompts=len(items))
     tell(f"{samples} samples per prompt, for diversity")
@@ -317,7 +319,7 @@ def measure_report(models, *, sft_data=None, preference_data=None, prompts=None,
         "stages": {label: _stage(label) for label in labels},
         "runs": _run_names(labels),
         "reward_model": getattr(scorer, "name", None),
-        "data": {"sft": _source(sft_data), "preference": _source(preference_data), "prompts": _source(prompts)},
+        "data": {"sft": _describe(sft_data), "preference": _describe(preference_data), "prompts": _describe(prompts)},
         "settings": {"max_rows": max_rows, "samples": samples, "temperature": temperature, "seed": seed,
                      "max_new_tokens": max_new_tokens, "max_length": max_length,
                      "precision": comparer.hardware.precision},
@@ -328,11 +330,6 @@ def measure_report(models, *, sft_data=None, preference_data=None, prompts=None,
                       "answers": {label: greedy[label][i].text for label in labels}}
                      for i, item in enumerate(shown)],
     }
-
-
-def _source(source) -> str | None:
-    from workbench.evaluate.evaluate import _describe
-    return _describe(source)
 
 
 # ---------------------------------------------------------------- what moved
