@@ -44,6 +44,7 @@ from pathlib import Path
 from workbench import paths
 from workbench.errors import ConfigError, DataError, RunError, WorkbenchError
 from workbench.io import write_json_atomic
+from workbench.runs import owner_alive, process_start
 
 ACTIVE = ("starting", "running")
 
@@ -305,7 +306,7 @@ def stop_pipeline(name: str) -> Pipeline:
     if state not in ACTIVE:
         raise RunError(f"pipeline '{name}' is not running (it is {state})")
     pipeline.stop_path.touch()
-    if not _alive(pipeline.state().get("pid")):  # its runner is gone: nobody else will record it
+    if not owner_alive(pipeline.state()):  # its runner is gone: nobody else will record it
         pipeline.update(state="stopped", pid=None)
     return pipeline
 
@@ -315,7 +316,7 @@ def resume_pipeline(name: str, *, wait: bool = False) -> Pipeline:
     resumes from its checkpoint, the rest start in turn."""
     pipeline = get_pipeline(name)
     state = pipeline.state()
-    if state.get("state") in ACTIVE and _alive(state.get("pid")):
+    if state.get("state") in ACTIVE and owner_alive(state):
         raise RunError(f"pipeline '{name}' is already running")
     if state.get("state") == "completed":
         raise RunError(f"pipeline '{name}' has completed; there is nothing to resume")
@@ -333,21 +334,11 @@ def wait_pipeline(pipeline: Pipeline, *, poll_s: float = 0.5, on_progress=None) 
             on_progress(state)
         if state.get("state") not in ACTIVE:
             return pipeline
-        if state.get("state") == "running" and not _alive(state.get("pid")):
+        if state.get("state") == "running" and not owner_alive(state):
             pipeline.update(state="failed", pid=None, error="the pipeline's runner process ended unexpectedly "
                                                             f"(see {pipeline.log_path})")
             return pipeline
         time.sleep(poll_s)
-
-
-def _alive(pid) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except (OSError, ValueError):
-        return False
-    return True
 
 
 def _spawn(pipeline: Pipeline) -> None:
@@ -356,7 +347,7 @@ def _spawn(pipeline: Pipeline) -> None:
         process = subprocess.Popen([sys.executable, "-m", "workbench.pipeline", str(pipeline.folder)],
                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=job_env(),
                                    start_new_session=True, cwd=str(paths.repo_root()))
-    pipeline.update(pid=process.pid)
+    pipeline.update(pid=process.pid, pid_start=process_start(process.pid))
 
 
 # ---------------------------------------------------------------- the runner
@@ -367,7 +358,7 @@ def run_steps(pipeline: Pipeline) -> str:
     from workbench.train import jobs
     from workbench.train.config import config_class
 
-    pipeline.update(state="running", pid=os.getpid())
+    pipeline.update(state="running", pid=os.getpid(), pid_start=process_start(os.getpid()))
     runs: dict = dict(pipeline.state().get("runs", {}))
     for step in pipeline.steps():
         if pipeline.stop_path.exists():
