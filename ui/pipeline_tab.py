@@ -80,7 +80,7 @@ def build(ctx: dict) -> gr.Tab:
     with gr.Tab("Pipeline", id="pipeline", elem_id="tab-pipeline") as tab:
         gr.Markdown("Run **several stages in one go**: each step is an ordinary run (its own curves and "
                     "checkpoints) that can start from an earlier step's run (`from: sft`, `reward_model: "
-                    "reward`); an `eval` step compares the models at the end. Stopped or failed, a pipeline "
+                    "reward`); an `eval` or `report` step measures the models at the end. Stopped or failed, a pipeline "
                     "resumes where it was, skipping the finished steps.")
         with gr.Row():
             file = gr.Textbox(value=sample_pipeline(), label="Pipeline file (its files are relative to it)",
